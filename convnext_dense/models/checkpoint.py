@@ -1,0 +1,222 @@
+"""Read ConvNeXt checkpoints of every released layout into :class:`~convnext_dense.models.ConvNeXt`.
+
+Layouts (shared RECIPES.md, "Checkpoint key formats"):
+
+============================  ================================  ===============================
+official (FB) = ours          timm                              mmpretrain / mmcls
+============================  ================================  ===============================
+downsample_layers.0.{0,1}     stem.{0,1}                        downsample_layers.0.{0,1}
+downsample_layers.i.{0,1}     stages.i.downsample.{0,1}         downsample_layers.i.{0,1}
+stages.i.j.dwconv             stages.i.blocks.j.conv_dw         stages.i.j.depthwise_conv
+stages.i.j.pwconv1 / 2        stages.i.blocks.j.mlp.fc1 / fc2   stages.i.j.pointwise_conv1 / 2
+stages.i.j.grn.weight / bias  stages.i.blocks.j.mlp.grn.*       stages.i.j.grn.gamma / beta
+norm (final), head            head.norm, head.fc                norm3, head.fc
+============================  ================================  ===============================
+
+FB's V2 GRN parameters are ``grn.gamma`` / ``grn.beta`` of shape (1, 1, 1, C); ours are (C,).
+Checkpoints of this project's classifier (``backbone.*`` + ``head.norm`` / ``head.fc``, the EMA copy
+under ``ema_state_dict``) and of its detectors and segmentors (``backbone.*`` among other modules)
+are recognised by their ``backbone.`` prefix.
+
+:func:`convert_state_dict` is the one pure renaming function; :func:`load_pretrained` adds file
+handling and the strict checks (a missing backbone key is an error, never silently random).
+"""
+import os.path as osp
+import re
+from collections import OrderedDict
+from typing import Dict, List, Mapping, Optional, Tuple
+
+import torch
+from mmengine.logging import print_log
+
+# (pattern, replacement) applied in order to each key; the patterns of different layouts never
+# match each other's keys, so one table serves every layout.
+_RENAMES: List[Tuple[str, str]] = [
+    # timm
+    (r'^stem\.', 'downsample_layers.0.'),
+    (r'^stages\.(\d+)\.downsample\.', r'downsample_layers.\1.'),
+    (r'^stages\.(\d+)\.blocks\.(\d+)\.', r'stages.\1.\2.'),
+    (r'\.conv_dw\.', '.dwconv.'),
+    (r'\.mlp\.fc1\.', '.pwconv1.'),
+    (r'\.mlp\.fc2\.', '.pwconv2.'),
+    (r'\.mlp\.grn\.', '.grn.'),
+    (r'^head\.norm\.', 'norm.'),
+    (r'^head\.fc\.', 'head.'),
+    # mmpretrain
+    (r'\.depthwise_conv\.', '.dwconv.'),
+    (r'\.pointwise_conv1\.', '.pwconv1.'),
+    (r'\.pointwise_conv2\.', '.pwconv2.'),
+    (r'^norm3\.', 'norm.'),
+    # FB V2 and mmpretrain GRN
+    (r'\.grn\.gamma$', '.grn.weight'),
+    (r'\.grn\.beta$', '.grn.bias'),
+]
+_RENAMES_COMPILED = [(re.compile(p), r) for p, r in _RENAMES]
+_BODY_KEY = re.compile(r'^(downsample_layers|stages)\.')
+
+
+def convert_state_dict(state_dict: Mapping[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
+    """Rename an FB, timm, mmpretrain or convnext_dense state dict to this project's keys.
+
+    Pure: the input is not changed, tensors are shared (GRN parameters are reshaped views).
+
+    Args:
+        state_dict: a flat ``{key: tensor}`` mapping. If any key starts with ``backbone.``, the mapping
+            is taken as a whole model (a classifier, detector or segmentor): its ``backbone.*`` keys
+            are kept with the prefix removed, the classifier head's ``head.norm``/``head.fc`` keys are
+            renamed like timm's, and all other keys are dropped.
+
+    Returns:
+        ``OrderedDict`` in the official (FB) layout, e.g. ``stages.2.5.pwconv1.weight``.
+
+    Example:
+        >>> import torch
+        >>> sd = {'stages.0.blocks.1.mlp.fc1.weight': torch.zeros(4, 1), 'stem.0.bias': torch.zeros(1)}
+        >>> list(convert_state_dict(sd))
+        ['stages.0.1.pwconv1.weight', 'downsample_layers.0.0.bias']
+    """
+    keys = list(state_dict)
+    if keys and all(k.startswith('module.') for k in keys):  # DistributedDataParallel / EMA wrapper
+        state_dict = {k[len('module.'):]: v for k, v in state_dict.items()}
+    if any(k.startswith('backbone.') for k in state_dict):
+        state_dict = {k[len('backbone.'):] if k.startswith('backbone.') else k: v
+                      for k, v in state_dict.items()
+                      if k.startswith(('backbone.', 'head.norm.', 'head.fc.'))}
+    out = OrderedDict()
+    for key, value in state_dict.items():
+        for pattern, repl in _RENAMES_COMPILED:
+            key = pattern.sub(repl, key)
+        if key.endswith(('.grn.weight', '.grn.bias')) and value.dim() == 4:
+            value = value.reshape(-1)  # FB V2 keeps (1, 1, 1, C)
+        out[key] = value
+    return out
+
+
+def infer_arch(state_dict: Mapping[str, torch.Tensor]) -> Optional[dict]:
+    """Guess ``dict(depths, dims, grn)`` from a state dict in this project's layout (None if not ConvNeXt)."""
+    depths: Dict[int, int] = {}
+    for key in state_dict:
+        m = re.match(r'^stages\.(\d+)\.(\d+)\.', key)
+        if m:
+            stage, block = int(m.group(1)), int(m.group(2))
+            depths[stage] = max(depths.get(stage, 0), block + 1)
+    if not depths:
+        return None
+    dims = []
+    for stage in sorted(depths):
+        w = state_dict.get(f'stages.{stage}.0.dwconv.weight')
+        dims.append(int(w.shape[0]) if w is not None else -1)
+    return dict(depths=tuple(depths[s] for s in sorted(depths)), dims=tuple(dims),
+                grn=any('.grn.' in k for k in state_dict))
+
+
+def _describe(arch: Optional[dict]) -> str:
+    if arch is None:
+        return 'no ConvNeXt stages'
+    from .convnext import ARCH_SETTINGS
+    for name, setting in ARCH_SETTINGS.items():
+        if (tuple(setting['depths']), tuple(setting['dims']), setting.get('grn', False)) == \
+                (arch['depths'], arch['dims'], arch['grn']):
+            return f"arch '{name}' (depths {arch['depths']}, dims {arch['dims']})"
+    return f"a custom arch (depths {arch['depths']}, dims {arch['dims']}, grn={arch['grn']})"
+
+
+def _short(keys: List[str], limit: int = 8) -> str:
+    more = f' ... and {len(keys) - limit} more' if len(keys) > limit else ''
+    return ', '.join(keys[:limit]) + more
+
+
+def read_checkpoint(filename: str, map_location='cpu', use_ema: bool = False) -> Dict[str, torch.Tensor]:
+    """Load a checkpoint file and return its (raw, unrenamed) flat state dict.
+
+    Understands ``{'state_dict': ...}`` (mmengine, mmpretrain), ``{'model': ...}`` (FB),
+    ``{'module': ...}`` and a bare state dict. With ``use_ema`` it takes the EMA weights:
+    ``ema_state_dict`` (mmengine's EMAHook) or ``model_ema`` (FB / timm training scripts).
+
+    Raises:
+        FileNotFoundError: the path does not exist (the message says how to get and convert weights).
+        ValueError: the file is not a checkpoint, or it has no EMA weights when they are asked for.
+    """
+    from mmengine.runner.checkpoint import CheckpointLoader
+    is_remote = re.match(r'^[a-z0-9+]+://', str(filename)) is not None
+    if not is_remote and not osp.isfile(filename):
+        raise FileNotFoundError(
+            f'Pretrained checkpoint {filename!r} does not exist. Put the ImageNet weights there (e.g. '
+            f'convnext_tiny_1k_224.pth from the ConvNeXt release, a timm or mmpretrain ConvNeXt, or a '
+            f'checkpoint of configs/classification), or point the config at it: '
+            f'--cfg-options model.backbone.init_cfg.checkpoint=PATH. Any of these layouts loads as it is; '
+            f'tools/convert_checkpoint.py IN OUT writes it in this project\'s layout offline.')
+    try:
+        ckpt = CheckpointLoader.load_checkpoint(filename, map_location=map_location)
+    except Exception as e:  # torch.load raises many types for a file that is not a checkpoint
+        raise ValueError(f'{filename!r} is not a readable PyTorch checkpoint ({type(e).__name__}: {e}). '
+                         f'Expected a .pth file saved with torch.save.') from e
+    if not isinstance(ckpt, dict):
+        raise ValueError(f'{filename!r} holds a {type(ckpt).__name__}, not a checkpoint dict')
+    if use_ema:
+        for key in ('ema_state_dict', 'model_ema', 'state_dict_ema'):
+            if key in ckpt:
+                sd = ckpt[key]
+                break
+        else:
+            raise ValueError(f'{filename!r} has no EMA weights (looked for ema_state_dict, model_ema, '
+                             f'state_dict_ema; found {sorted(ckpt)}). Drop use_ema=True to load the raw weights.')
+    else:
+        sd = next((ckpt[k] for k in ('state_dict', 'model', 'module') if isinstance(ckpt.get(k), dict)), ckpt)
+    tensors = {k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise ValueError(f'{filename!r} holds no tensors (top-level keys: {sorted(ckpt)[:10]}); '
+                         f'it is not a model checkpoint')
+    return tensors
+
+
+def load_pretrained(model: torch.nn.Module, filename: str, use_ema: bool = False, map_location='cpu',
+                    prefix: Optional[str] = None) -> Dict[str, List[str]]:
+    """Load a checkpoint into a :class:`ConvNeXt`, strictly for the backbone's own weights.
+
+    Every ``downsample_layers``/``stages`` parameter of the model must be in the checkpoint with the
+    same shape, otherwise a ``ValueError`` lists what is missing and which arch the file holds.
+    The output norms (``norm{i}``), new for dense prediction, may be absent and stay initialised.
+    Keys the backbone does not use (the classifier's ``norm``/``head``, other model parts) are
+    reported in the log.
+
+    Args:
+        model: the backbone.
+        filename: path or URL of the checkpoint.
+        use_ema: take the EMA weights of a classification checkpoint.
+        map_location: passed to ``torch.load``.
+        prefix: keep only the keys under this prefix (e.g. ``'backbone.'``); mmengine's
+            ``Pretrained`` init option of the same name.
+
+    Returns:
+        ``dict(missing=[...], unexpected=[...])``: the output norms left initialised, keys not used.
+    """
+    raw = read_checkpoint(filename, map_location=map_location, use_ema=use_ema)
+    if prefix:
+        raw = {k[len(prefix):]: v for k, v in raw.items() if k.startswith(prefix)}
+        if not raw:
+            raise ValueError(f'{filename!r} has no keys under prefix {prefix!r}')
+    state = convert_state_dict(raw)
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    missing_body = [k for k in missing if _BODY_KEY.match(k)]
+    mismatched = [f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'
+                  for k in own if k in state and state[k].shape != own[k].shape]
+    if missing_body or mismatched:
+        problem = []
+        if missing_body:
+            problem.append(f'{len(missing_body)} backbone weights are missing: {_short(missing_body)}')
+        if mismatched:
+            problem.append(f'{len(mismatched)} weights have other shapes: {_short(mismatched, 4)}')
+        model_arch = dict(depths=tuple(model.depths), dims=tuple(model.dims),
+                          grn=any('.grn.' in k for k in own))
+        raise ValueError(
+            f'Checkpoint {filename!r} does not fit this ConvNeXt. ' + '; '.join(problem) +
+            f'. The file holds {_describe(infer_arch(state))}; the model is {_describe(model_arch)}. '
+            f"Set model.backbone.arch to the file's arch, or use the checkpoint made for this size.")
+    unexpected = [k for k in state if k not in own]
+    model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
+    print_log(f'ConvNeXt: loaded {len(own) - len(missing)} tensors from {filename}'
+              f'{" (EMA)" if use_ema else ""}; newly initialised: {_short(missing) or "none"}; '
+              f'not used by the backbone: {_short(unexpected) or "none"}', logger='current')
+    return dict(missing=missing, unexpected=unexpected)

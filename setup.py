@@ -1,0 +1,22 @@
+"""convnext_dense: ConvNeXt as a first-class backbone for mmdet 3.x and mmseg 1.x."""
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+version = re.search(r"__version__ = '([^']+)'",
+                    Path(__file__).with_name('convnext_dense').joinpath('version.py').read_text()).group(1)
+
+setup(
+    name='convnext_dense',
+    version=version,
+    description='ConvNeXt backbones for detection, instance and semantic segmentation on OpenMMLab 2.x',
+    long_description=Path(__file__).with_name('README.md').read_text(encoding='utf-8'),
+    long_description_content_type='text/markdown',
+    packages=find_packages(include=['convnext_dense', 'convnext_dense.*']),
+    python_requires='>=3.9',
+    # Exact versions live in requirements.txt; these are the loose requirements of the package.
+    install_requires=['torch>=2.0', 'timm>=0.9', 'mmengine>=0.10,<0.11', 'mmcv>=2.0,<2.2',
+                      'mmdet>=3.1,<3.4', 'mmsegmentation>=1.1,<1.3', 'pycocotools', 'ftfy', 'regex'],
+    license='MIT',
+)

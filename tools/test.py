@@ -1,0 +1,38 @@
+"""Evaluate a checkpoint: COCO box/mask AP (detection), mIoU (segmentation) or top-1 (classification).
+
+    python tools/test.py CONFIG CHECKPOINT
+    python tools/test.py CONFIG CHECKPOINT --out results.pkl --show-dir vis/   # results file, drawn predictions
+    python tools/test.py CONFIG CHECKPOINT --tta                               # multi-scale + flip
+    bash tools/dist_test.sh CONFIG CHECKPOINT 8
+"""
+import argparse
+
+from mmengine.config import DictAction
+from mmengine.runner import Runner
+
+import convnext_dense  # noqa: F401  (registers ConvNeXt and the checkpoint loader)
+from convnext_dense.apis import apply_test_args, load_config
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where the log and metrics go (default work_dirs/<config name>)')
+    parser.add_argument('--out', help='detection: a .pkl of raw results; segmentation: a folder of PNG masks')
+    parser.add_argument('--show-dir', help='draw predictions (and ground truth) into this folder')
+    parser.add_argument('--tta', action='store_true', help="test-time augmentation from the config's tta_pipeline")
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config values')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    cfg = apply_test_args(load_config(args.config, args.cfg_options), args)
+    Runner.from_cfg(cfg).test()
+
+
+if __name__ == '__main__':
+    main()
