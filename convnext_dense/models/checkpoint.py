@@ -14,6 +14,8 @@ norm (final), head            head.norm, head.fc                norm3, head.fc
 ============================  ================================  ===============================
 
 FB's V2 GRN parameters are ``grn.gamma`` / ``grn.beta`` of shape (1, 1, 1, C); ours are (C,).
+timm's small models (``conv_mlp=True``: V2 atto..nano) hold the pointwise layers as 1x1 convolutions,
+(out, in, 1, 1); ours are Linear, (out, in).
 Checkpoints of this project's classifier (``backbone.*`` + ``head.norm`` / ``head.fc``, the EMA copy
 under ``ema_state_dict``) and of its detectors and segmentors (``backbone.*`` among other modules)
 are recognised by their ``backbone.`` prefix.
@@ -53,12 +55,13 @@ _RENAMES: List[Tuple[str, str]] = [
 ]
 _RENAMES_COMPILED = [(re.compile(p), r) for p, r in _RENAMES]
 _BODY_KEY = re.compile(r'^(downsample_layers|stages)\.')
+_AVERAGING_COUNTERS = ('steps', 'n_averaged')  # mmengine's BaseAveragedModel buffers
 
 
 def convert_state_dict(state_dict: Mapping[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
     """Rename an FB, timm, mmpretrain or convnext_dense state dict to this project's keys.
 
-    Pure: the input is not changed, tensors are shared (GRN parameters are reshaped views).
+    Pure: the input is not changed, tensors are shared (reshaped GRN and 1x1-conv weights are views).
 
     Args:
         state_dict: a flat ``{key: tensor}`` mapping. If any key starts with ``backbone.``, the mapping
@@ -75,9 +78,10 @@ def convert_state_dict(state_dict: Mapping[str, torch.Tensor]) -> 'OrderedDict[s
         >>> list(convert_state_dict(sd))
         ['stages.0.1.pwconv1.weight', 'downsample_layers.0.0.bias']
     """
-    keys = list(state_dict)
-    if keys and all(k.startswith('module.') for k in keys):  # DistributedDataParallel / EMA wrapper
-        state_dict = {k[len('module.'):]: v for k, v in state_dict.items()}
+    # DistributedDataParallel, or mmengine's EMA wrapper (``module.*`` beside its ``steps`` counter)
+    keys = [k for k in state_dict if k not in _AVERAGING_COUNTERS]
+    if keys and all(k.startswith('module.') for k in keys):
+        state_dict = {k[len('module.'):]: state_dict[k] for k in keys}
     if any(k.startswith('backbone.') for k in state_dict):
         state_dict = {k[len('backbone.'):] if k.startswith('backbone.') else k: v
                       for k, v in state_dict.items()
@@ -88,6 +92,8 @@ def convert_state_dict(state_dict: Mapping[str, torch.Tensor]) -> 'OrderedDict[s
             key = pattern.sub(repl, key)
         if key.endswith(('.grn.weight', '.grn.bias')) and value.dim() == 4:
             value = value.reshape(-1)  # FB V2 keeps (1, 1, 1, C)
+        elif key.endswith(('.pwconv1.weight', '.pwconv2.weight')) and value.dim() == 4:
+            value = value.flatten(1)  # timm conv_mlp: a 1x1 conv, (out, in, 1, 1)
         out[key] = value
     return out
 

@@ -32,7 +32,8 @@ import torch
 import torch.nn as nn
 import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
-from timm.layers import DropPath, GlobalResponseNorm, LayerNorm, LayerNorm2d, trunc_normal_
+from timm.layers import DropPath, LayerNorm, LayerNorm2d, trunc_normal_
+from timm.layers.grn import GlobalResponseNorm
 
 # depths and widths per stage, from the papers (see also shared RECIPES.md). V2 models use GRN in
 # the MLP and no layer scale.
@@ -169,7 +170,8 @@ class ConvNeXt(BaseModule):
                 LayerNorm2d(self.dims[i - 1], eps=1e-6),
                 nn.Conv2d(self.dims[i - 1], self.dims[i], kernel_size=2, stride=2)))
 
-        rates = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
+        total = sum(self.depths)  # linear from 0 to drop_path_rate, as torch.linspace (also on the meta device)
+        rates = [drop_path_rate * j / max(total - 1, 1) for j in range(total)]
         self.stages = nn.ModuleList()
         for i, (depth, dim) in enumerate(zip(self.depths[:built], self.dims[:built])):
             first = sum(self.depths[:i])
