@@ -1,0 +1,65 @@
+"""Inference on user images with mmdet's ``DetInferencer`` or mmseg's ``MMSegInferencer``, saved as PNG."""
+import json
+import os
+import os.path as osp
+from typing import List
+
+import mmcv
+import numpy as np
+from mmengine.config import Config
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+
+
+def list_images(inputs: str) -> List[str]:
+    """The image files named by ``inputs`` (a file or a folder); an error if there are none."""
+    if osp.isdir(inputs):
+        files = sorted(osp.join(inputs, f) for f in os.listdir(inputs) if f.lower().endswith(IMAGE_EXTENSIONS))
+        if not files:
+            raise FileNotFoundError(f'{inputs!r} holds no images ({", ".join(IMAGE_EXTENSIONS)})')
+        return files
+    if not osp.isfile(inputs):
+        raise FileNotFoundError(f'{inputs!r} is neither an image file nor a folder')
+    return [inputs]
+
+
+def run_inference(cfg: Config, checkpoint: str, inputs: str, out_dir: str, score_thr: float = 0.3,
+                  device: str = 'cpu') -> List[str]:
+    """Predict every image of ``inputs``; write PNG drawings (and raw predictions) to ``out_dir``."""
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
+    images = list_images(inputs)
+    scope = cfg.get('default_scope')
+    os.makedirs(out_dir, exist_ok=True)
+    written = []
+    if scope == 'mmdet':
+        from mmdet.apis import DetInferencer
+        inferencer = DetInferencer(model=cfg, weights=checkpoint, device=device, show_progress=False)
+        os.makedirs(osp.join(out_dir, 'preds'), exist_ok=True)
+        for path in images:
+            result = inferencer(path, return_vis=True, no_save_vis=True, pred_score_thr=score_thr,
+                                return_datasamples=False)
+            name = osp.splitext(osp.basename(path))[0]
+            written.append(_save_rgb(result['visualization'][0], osp.join(out_dir, f'{name}.png')))
+            with open(osp.join(out_dir, 'preds', f'{name}.json'), 'w') as f:
+                json.dump(result['predictions'][0], f)
+    elif scope == 'mmseg':
+        from mmseg.apis import MMSegInferencer
+        inferencer = MMSegInferencer(model=cfg, weights=checkpoint, device=device)
+        os.makedirs(osp.join(out_dir, 'masks'), exist_ok=True)
+        for path in images:
+            result = inferencer(path, return_vis=True, show=False)
+            name = osp.splitext(osp.basename(path))[0]
+            written.append(_save_rgb(result['visualization'][0], osp.join(out_dir, f'{name}.png')))
+            mask = np.asarray(result['predictions'][0] if isinstance(result['predictions'], list)
+                              else result['predictions'], dtype=np.uint8)
+            mmcv.imwrite(mask, osp.join(out_dir, 'masks', f'{name}.png'))
+    else:
+        raise ValueError(f"tools/infer.py draws detection (default_scope='mmdet') and segmentation ('mmseg') "
+                         f'predictions; this config has default_scope={scope!r}')
+    return written
+
+
+def _save_rgb(image: np.ndarray, path: str) -> str:
+    mmcv.imwrite(mmcv.rgb2bgr(image), path)
+    return path
