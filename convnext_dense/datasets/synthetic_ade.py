@@ -1,0 +1,245 @@
+"""A small synthetic semantic-segmentation dataset in ADE20K's on-disk format, for demos and tests.
+
+Each image is a smooth "ground" with 1-4 objects painted over it. An object's class is its
+*texture* (stripes, checkerboard, dots, speckle) and, as for real classes (sky is mostly blue), a
+*colour family*: one of the texture's two colours has the class's hue (+-25 degrees), the other is
+random. Shape (ellipse, rectangle, triangle, random polygon, smooth blob), size, position,
+rotation, saturation, brightness and the texture's scale and orientation are random, and objects
+may occlude each other. The ground takes any colours, so colour alone does not separate it from
+the objects: a model has to use local structure too. Some images also hold an "other" object (flat
+colour) labelled 0, ADE20K's "unlabelled/other" value. Image sizes vary around ``image_size`` as
+ADE20K's do.
+
+The layout and label convention are ADE20K's (``ADEChallengeData2016``), so mmseg's ADE20K
+pipeline reads it unchanged with ``reduce_zero_label=True``::
+
+    out_dir/
+        images/training/ADE_train_00000001.jpg ...       RGB, JPEG quality 95
+        images/validation/ADE_val_00000001.jpg ...
+        annotations/training/ADE_train_00000001.png ...  uint8, one channel: 0 = other (ignored),
+        annotations/validation/ADE_val_00000001.png ...  1..5 = CLASSES[0..4]
+
+With ``reduce_zero_label=True`` mmseg maps 0 -> 255 (ignored) and k -> k - 1, so the model's class
+indices are 0..4 = ``CLASSES``, exactly as ADE20K's 1..150 become 0..149. Train and val are drawn
+from one distribution with independent random streams (no image is shared); everything is a
+function of ``seed``.
+
+Example:
+    >>> from convnext_dense.datasets.synthetic_ade import generate_ade
+    >>> info = generate_ade('data/synthetic_ade', num_train=8, num_val=4, image_size=96)
+    >>> info['classes']
+    ('ground', 'stripes', 'checker', 'dots', 'speckle')
+"""
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+
+# Label value k + 1 on disk is CLASSES[k]; 0 is "other" (ignored, as in ADE20K).
+CLASSES: Tuple[str, ...] = ('ground', 'stripes', 'checker', 'dots', 'speckle')
+PALETTE: Tuple[Tuple[int, int, int], ...] = (
+    (120, 120, 70), (230, 60, 60), (60, 140, 240), (250, 200, 20), (150, 70, 230))
+# Hue (degrees) of each object class's colour family; the ground has none.
+HUES = {'stripes': 0., 'checker': 220., 'dots': 50., 'speckle': 285.}
+SHAPES: Tuple[str, ...] = ('ellipse', 'rectangle', 'triangle', 'polygon', 'blob')
+SPLITS = {'train': ('training', 'ADE_train'), 'val': ('validation', 'ADE_val')}
+
+
+def _hue_colour(rng: np.random.Generator, hue: float) -> np.ndarray:
+    """A random RGB colour (0..255) of hue ``hue`` +- 25 degrees, saturation and value in [0.5, 1]."""
+    h = (hue + rng.uniform(-25, 25)) % 360 / 60
+    s, v = rng.uniform(0.5, 1.0), rng.uniform(0.5, 1.0)
+    x = 1 - abs(h % 2 - 1)
+    rgb = [(1, x, 0), (x, 1, 0), (0, 1, x), (0, x, 1), (x, 0, 1), (1, 0, x)][int(h)]
+    return 255 * v * (1 - s + s * np.array(rgb))
+
+
+def _two_colours(rng: np.random.Generator, hue: Optional[float] = None,
+                 min_distance: float = 90.) -> Tuple[np.ndarray, np.ndarray]:
+    """Two RGB colours at least ``min_distance`` apart (so a texture is visible); the first of
+    hue ``hue`` if given, else random."""
+    a = rng.uniform(0, 255, 3) if hue is None else _hue_colour(rng, hue)
+    for _ in range(50):
+        b = rng.uniform(0, 255, 3)
+        if np.linalg.norm(a - b) >= min_distance:
+            return a, b
+    return a, 255. - a
+
+
+def _mix(t: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-pixel blend of colours ``a`` (t=0) and ``b`` (t=1); ``t`` is HxW in [0, 1]."""
+    return a * (1 - t[..., None]) + b * t[..., None]
+
+
+def _texture(rng: np.random.Generator, name: str, h: int, w: int) -> np.ndarray:
+    """An HxWx3 float image of texture ``name`` (a class name or 'flat') with random colours and scale."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    a, b = _two_colours(rng, HUES.get(name))
+    if rng.random() < 0.5:
+        a, b = b, a
+    if name == 'ground':  # smooth: a gradient plus low-frequency blobs
+        angle = rng.uniform(0, 2 * np.pi)
+        t = (np.cos(angle) * xx / w + np.sin(angle) * yy / h + 1) / 2
+        img = _mix(t * rng.uniform(0.3, 1.0), a, b)
+        blobs = rng.uniform(-40, 40, (max(h // 24, 2), max(w // 24, 2), 3)).astype(np.float32)
+        img = img + cv2.resize(blobs, (w, h), interpolation=cv2.INTER_CUBIC)
+    elif name == 'flat':
+        img = np.broadcast_to(a, (h, w, 3)).astype(np.float32)
+    elif name == 'stripes':  # 1-D periodic at any orientation
+        angle, period = rng.uniform(0, np.pi), rng.uniform(5, 10)
+        u = np.cos(angle) * xx + np.sin(angle) * yy
+        img = _mix(0.5 + 0.5 * np.sin(2 * np.pi * u / period + rng.uniform(0, 2 * np.pi)), a, b)
+    elif name == 'checker':  # 2-D periodic squares, rotated
+        angle, cell = rng.uniform(0, np.pi / 2), rng.uniform(3, 6)
+        u = np.cos(angle) * xx + np.sin(angle) * yy
+        v = -np.sin(angle) * xx + np.cos(angle) * yy
+        img = _mix(((np.floor(u / cell) + np.floor(v / cell)) % 2).astype(np.float32), a, b)
+    elif name == 'dots':  # small discs on a jittered grid
+        spacing = rng.uniform(6, 10)
+        radius = spacing * rng.uniform(0.22, 0.32)
+        du = (xx + rng.uniform(0, spacing)) % spacing - spacing / 2
+        dv = (yy + rng.uniform(0, spacing)) % spacing - spacing / 2
+        img = _mix((du ** 2 + dv ** 2 <= radius ** 2).astype(np.float32), a, b)
+    elif name == 'speckle':  # i.i.d. random 1x1 or 2x2 cells
+        cell = int(rng.integers(1, 3))
+        t = rng.random((h // cell + 1, w // cell + 1)).astype(np.float32)
+        img = _mix(np.kron(t, np.ones((cell, cell), np.float32))[:h, :w], a, b)
+    else:
+        raise ValueError(f'unknown texture {name!r}; choose one of {CLASSES + ("flat",)}')
+    return img + rng.normal(0, rng.uniform(2, 6), (h, w, 3))
+
+
+def _shape_mask(rng: np.random.Generator, h: int, w: int, radius: float) -> np.ndarray:
+    """A filled random shape (uint8 HxW, 1 inside) of about ``radius`` pixels."""
+    shape = SHAPES[int(rng.integers(len(SHAPES)))]
+    center = rng.uniform([0.1 * w, 0.1 * h], [0.9 * w, 0.9 * h])
+    angle = rng.uniform(0, 2 * np.pi)
+    if shape == 'ellipse':
+        theta = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+        radii = np.full_like(theta, radius)
+        aspect = rng.uniform(0.45, 1.0)
+    elif shape == 'rectangle':
+        theta = np.array([1, 3, 5, 7]) * np.pi / 4
+        radii = np.full_like(theta, radius)
+        aspect = rng.uniform(0.4, 1.0)
+    elif shape == 'triangle':
+        theta = np.linspace(0, 2 * np.pi, 3, endpoint=False) + rng.uniform(-0.3, 0.3, 3)
+        radii = np.full_like(theta, radius * 1.2)
+        aspect = 1.0
+    elif shape == 'polygon':  # 5-9 vertices at random radii: often concave
+        n = int(rng.integers(5, 10))
+        theta = np.sort(rng.uniform(0, 2 * np.pi, n))
+        radii = radius * rng.uniform(0.5, 1.2, n)
+        aspect = 1.0
+    else:  # blob: a smooth random radial profile
+        theta = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+        radii = radius * (1 + sum(rng.uniform(-0.25, 0.25) * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
+                                  for k in (2, 3, 4)))
+        aspect = 1.0
+    x, y = np.cos(theta) * radii, np.sin(theta) * radii * aspect
+    pts = np.stack([np.cos(angle) * x - np.sin(angle) * y, np.sin(angle) * x + np.cos(angle) * y], 1) + center
+    mask = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(mask, [np.round(pts * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+    return mask
+
+
+def render_sample(rng: np.random.Generator, h: int, w: int, max_objects: int = 4,
+                  other_prob: float = 0.3) -> Tuple[np.ndarray, np.ndarray]:
+    """One image (uint8 HxWx3, RGB) and its label map (uint8 HxW, values 0..len(CLASSES)).
+
+    Args:
+        rng: the random stream to draw from.
+        h, w: image size.
+        max_objects: textured objects per image, 1..max_objects.
+        other_prob: probability of one extra "other" object (flat colour, label 0).
+    """
+    img = _texture(rng, 'ground', h, w)
+    label = np.ones((h, w), np.uint8)  # 'ground'
+    layers = [(int(rng.integers(1, len(CLASSES))), rng.uniform(0.15, 0.4))
+              for _ in range(int(rng.integers(1, max_objects + 1)))]
+    if rng.random() < other_prob:
+        layers.insert(int(rng.integers(len(layers) + 1)), (0, rng.uniform(0.08, 0.18)))
+    for class_idx, rel_radius in layers:
+        mask = _shape_mask(rng, h, w, rel_radius * min(h, w)).astype(bool)
+        texture = _texture(rng, CLASSES[class_idx] if class_idx else 'flat', h, w)
+        img[mask] = texture[mask]
+        label[mask] = class_idx + 1 if class_idx else 0
+    return np.clip(np.round(img), 0, 255).astype(np.uint8), label
+
+
+def _sample_size(rng: np.random.Generator, size_hw: Tuple[int, int]) -> Tuple[int, int]:
+    """Height and width, each scaled by a random factor in [0.8, 1.25] (ADE20K's sizes vary too)."""
+    return tuple(max(32, int(round(s * rng.uniform(0.8, 1.25)))) for s in size_hw)
+
+
+def _write_split(out_dir: str, split: str, num_images: int, rng: np.random.Generator,
+                 size_hw: Tuple[int, int], **render_kwargs) -> dict:
+    folder, prefix = SPLITS[split]
+    img_dir = osp.join(out_dir, 'images', folder)
+    ann_dir = osp.join(out_dir, 'annotations', folder)
+    os.makedirs(img_dir, exist_ok=True)
+    os.makedirs(ann_dir, exist_ok=True)
+    pixels = np.zeros(len(CLASSES) + 1, np.int64)
+    for index in range(1, num_images + 1):
+        h, w = _sample_size(rng, size_hw)
+        img, label = render_sample(rng, h, w, **render_kwargs)
+        stem = f'{prefix}_{index:08d}'
+        cv2.imwrite(osp.join(img_dir, stem + '.jpg'), img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+        cv2.imwrite(osp.join(ann_dir, stem + '.png'), label)
+        pixels += np.bincount(label.ravel(), minlength=len(CLASSES) + 1)
+    return dict(img_dir=img_dir, ann_dir=ann_dir, images=num_images,
+                pixels={name: int(n) for name, n in zip(('other',) + CLASSES, pixels)})
+
+
+def generate_ade(out_dir: str,
+                 num_train: int = 400,
+                 num_val: int = 100,
+                 image_size: Union[int, Sequence[int]] = 128,
+                 seed: int = 0,
+                 max_objects: int = 4,
+                 other_prob: float = 0.3) -> Dict[str, object]:
+    """Write the synthetic texture dataset in ADE20K's layout under ``out_dir``.
+
+    Args:
+        out_dir: destination; ``images/`` and ``annotations/`` (each with ``training/`` and
+            ``validation/``) are created in it.
+        num_train: training images.
+        num_val: validation images (a held-out random stream, never a copy of training images).
+        image_size: ``S`` or ``(height, width)``: the typical size; each side of each image is scaled
+            by a random factor in [0.8, 1.25].
+        seed: the only source of randomness; the same seed writes the same files.
+        max_objects: at most this many textured objects per image (at least one).
+        other_prob: probability that an image also holds an "other" object (label 0, ignored).
+
+    Returns:
+        ``dict(out_dir, classes, palette, train=dict(img_dir, ann_dir, images, pixels), val=...)``;
+        ``pixels`` counts label pixels per name, ``'other'`` (0) first.
+
+    Raises:
+        ValueError: a count below 1, a size below 32 or ``other_prob`` outside [0, 1].
+    """
+    size_hw = (int(image_size), int(image_size)) if np.isscalar(image_size) else tuple(int(s) for s in image_size)
+    if len(size_hw) != 2 or min(size_hw) < 32:
+        raise ValueError(f'generate_ade: image_size={image_size!r} must be an int or (height, width), each >= 32')
+    if num_train < 1 or num_val < 1:
+        raise ValueError(f'generate_ade: num_train={num_train} and num_val={num_val} must be >= 1')
+    if max_objects < 1:
+        raise ValueError(f'generate_ade: max_objects={max_objects} must be >= 1')
+    if not 0 <= other_prob <= 1:
+        raise ValueError(f'generate_ade: other_prob={other_prob} must be in [0, 1]')
+    # Independent streams per split: val is never a copy or prefix of train, whatever the counts.
+    train_rng, val_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    render = dict(max_objects=max_objects, other_prob=other_prob)
+    return dict(out_dir=out_dir, classes=CLASSES, palette=PALETTE,
+                train=_write_split(out_dir, 'train', num_train, train_rng, size_hw, **render),
+                val=_write_split(out_dir, 'val', num_val, val_rng, size_hw, **render))
+
+
+def split_files(out_dir: str, split: str) -> List[Tuple[str, str]]:
+    """Sorted ``(image, label)`` path pairs of a split ('train' or 'val'), for tools and tests."""
+    folder, _ = SPLITS[split]
+    img_dir = osp.join(out_dir, 'images', folder)
+    stems = sorted(osp.splitext(f)[0] for f in os.listdir(img_dir) if f.endswith('.jpg'))
+    return [(osp.join(img_dir, s + '.jpg'), osp.join(out_dir, 'annotations', folder, s + '.png')) for s in stems]
