@@ -1,0 +1,64 @@
+"""Write the small synthetic datasets that the demo configs train on.
+
+    python tools/make_demo_data.py coco --out data/synthetic_coco      # shapes, COCO instances format
+    python tools/make_demo_data.py ade --out data/synthetic_ade        # textures, ADE20K semantic format
+
+Each subcommand is one entry of COMMANDS: a function adding its arguments and a function running it.
+"""
+import argparse
+import json
+import time
+
+
+def add_coco_args(parser):
+    parser.add_argument('--out', default='data/synthetic_coco', help='output folder (default: %(default)s)')
+    parser.add_argument('--num-train', type=int, default=600, help='training images (default: %(default)s)')
+    parser.add_argument('--num-val', type=int, default=120, help='validation images (default: %(default)s)')
+    parser.add_argument('--image-size', type=int, default=128, help='square image side (default: %(default)s)')
+    parser.add_argument('--seed', type=int, default=0, help='random seed (default: %(default)s)')
+
+
+def run_coco(args):
+    from convnext_dense.datasets.synthetic_coco import generate_coco
+    return generate_coco(args.out, num_train=args.num_train, num_val=args.num_val, image_size=args.image_size,
+                         seed=args.seed)
+
+
+def add_ade_args(parser):
+    parser.add_argument('--out', default='data/synthetic_ade', help='output folder (default: %(default)s)')
+    parser.add_argument('--num-train', type=int, default=400, help='training images (default: %(default)s)')
+    parser.add_argument('--num-val', type=int, default=100, help='validation images (default: %(default)s)')
+    parser.add_argument('--image-size', type=int, default=128,
+                        help='typical image side; each side varies by x0.8..1.25 (default: %(default)s)')
+    parser.add_argument('--seed', type=int, default=0, help='random seed (default: %(default)s)')
+
+
+def run_ade(args):
+    from convnext_dense.datasets.synthetic_ade import generate_ade
+    return generate_ade(args.out, num_train=args.num_train, num_val=args.num_val, image_size=args.image_size,
+                        seed=args.seed)
+
+
+# name: (help, add_args, run)
+COMMANDS = {
+    'coco': ('synthetic shapes for detection / instance segmentation (COCO format)', add_coco_args, run_coco),
+    'ade': ('synthetic textures for semantic segmentation (ADE20K format)', add_ade_args, run_ade),
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    subparsers = parser.add_subparsers(dest='command', required=True)
+    for name, (help_text, add_args, run) in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text)
+        add_args(sub)
+        sub.set_defaults(run=run)
+    args = parser.parse_args()
+    start = time.time()
+    summary = args.run(args)
+    print(json.dumps(summary, indent=2, default=str))
+    print(f'{args.command}: done in {time.time() - start:.1f}s')
+
+
+if __name__ == '__main__':
+    main()
