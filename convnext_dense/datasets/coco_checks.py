@@ -1,0 +1,144 @@
+"""``CheckedCocoDataset``: mmdet's ``CocoDataset`` with clear errors for broken inputs.
+
+mmdet 3.3 reads a COCO file without checking it against the config, and several mistakes are silent
+or surface far from their cause:
+
+* class names in ``metainfo`` that are not categories of the file: their annotations are dropped
+  without a word (the default ``metainfo`` is the 80 COCO classes, so a custom dataset without
+  ``metainfo=dict(classes=...)`` trains on no boxes at all);
+* a training set left empty by ``filter_empty_gt``: a sampler error about ``num_samples``;
+* a malformed file: a bare ``json.JSONDecodeError`` or ``KeyError`` without the file's name;
+* a missing or undecodable image: ``AssertionError: failed to load image`` deep in a dataloader worker.
+
+Annotations with zero area or size are skipped by mmdet (as in COCO) and crowd annotations become
+ignored regions; both are reported here as counts, not errors. Everything else is mmdet's CocoDataset.
+"""
+import json
+import logging
+import os.path as osp
+from collections import Counter
+from functools import partial
+from typing import List, Sequence
+
+from mmdet.datasets import CocoDataset
+from mmdet.datasets.api_wrappers import COCO
+from mmdet.registry import DATASETS
+from mmengine.logging import print_log
+
+
+class CheckedCOCO(COCO):
+    """mmdet's COCO API that names ``annotation_file`` in every error and checks the categories.
+
+    Args:
+        annotation_file: a COCO instances JSON file.
+        classes: the dataset's class names; each must be a category name of the file.
+    """
+
+    def __init__(self, annotation_file: str, classes: Sequence[str] = ()):
+        if not osp.isfile(annotation_file):
+            raise FileNotFoundError(f'COCO annotation file {annotation_file!r} does not exist. Check data_root and '
+                                    f'ann_file in the config (--cfg-options data_root=...); for the demo data run '
+                                    f'`python tools/make_demo_data.py coco --out data/synthetic_coco`.')
+        try:
+            super().__init__(annotation_file)
+        except json.JSONDecodeError as e:
+            raise ValueError(f'COCO annotation file {annotation_file!r} is not valid JSON ({e}); it is truncated or '
+                             f'not an annotation file: re-create or re-download it.') from None
+        except (AssertionError, KeyError, TypeError) as e:
+            raise ValueError(f'COCO annotation file {annotation_file!r} is not in COCO format ({type(e).__name__}: '
+                             f'{e}); it needs a dict with lists "images", "annotations" and "categories".') from None
+        self._check_layout(annotation_file)
+        self._check_classes(annotation_file, classes)
+        self._report_skipped(annotation_file)
+
+    def _check_layout(self, annotation_file: str) -> None:
+        missing = [key for key in ('images', 'categories') if not isinstance(self.dataset.get(key), list)]
+        if missing:
+            raise ValueError(f'COCO annotation file {annotation_file!r} has no list {missing} (keys: '
+                             f'{sorted(self.dataset)}); a COCO instances file needs "images", "annotations" and '
+                             f'"categories".')
+        for ann in self.dataset.get('annotations', []):
+            bad = [key for key in ('id', 'image_id', 'category_id', 'bbox') if key not in ann]
+            if bad:
+                raise ValueError(f'COCO annotation file {annotation_file!r}: annotation {ann.get("id", "?")} lacks '
+                                 f'{bad}; every annotation needs id, image_id, category_id, bbox (and area, '
+                                 f'iscrowd, segmentation for masks).')
+        orphans = sum(ann['image_id'] not in self.imgs for ann in self.dataset.get('annotations', []))
+        if orphans:
+            print_log(f'{annotation_file}: {orphans} annotations refer to image ids that are not in "images"; '
+                      f'they are ignored.', logger='current', level=logging.WARNING)
+
+    def _check_classes(self, annotation_file: str, classes: Sequence[str]) -> None:
+        names = [cat['name'] for cat in self.dataset['categories']]
+        unknown = [c for c in classes if c not in names]
+        if unknown:
+            raise ValueError(
+                f'COCO annotation file {annotation_file!r} has the categories {names}, but the dataset\'s classes '
+                f'{_short(unknown)} are not among them ({len(unknown)} of {len(classes)}), so their annotations would '
+                f'be dropped silently. Set metainfo=dict(classes={tuple(names)}) in the dataset config (and the '
+                f'heads\' num_classes={len(names)}), or fix the file\'s category names.')
+        extra = [n for n in names if n not in classes]
+        if extra:
+            print_log(f'{annotation_file}: the categories {_short(extra)} are not in the dataset\'s classes; their '
+                      f'annotations are not used.', logger='current', level=logging.WARNING)
+
+    def _report_skipped(self, annotation_file: str) -> None:
+        counts = Counter()
+        for ann in self.dataset.get('annotations', []):
+            w, h = ann['bbox'][2:4]
+            if ann.get('area', 1) <= 0 or w < 1 or h < 1:
+                counts['zero area or size (skipped)'] += 1
+            elif ann.get('iscrowd', 0):
+                counts['crowd (ignored regions)'] += 1
+        if counts:
+            print_log(f'{annotation_file}: ' + ', '.join(f'{n} annotations with {what}' for what, n in counts.items()),
+                      logger='current', level=logging.INFO)
+
+
+def _short(items: List[str], limit: int = 10) -> str:
+    return str(items[:limit])[:-1] + (f', ... ({len(items) - limit} more)]' if len(items) > limit else ']')
+
+
+@DATASETS.register_module()
+class CheckedCocoDataset(CocoDataset):
+    """``CocoDataset`` that fails early, naming the file and the fix, on the mistakes listed above.
+
+    Takes exactly ``CocoDataset``'s arguments (``data_root``, ``ann_file``, ``data_prefix``,
+    ``metainfo``, ``filter_cfg``, ``pipeline``, ``test_mode``, ...).
+    """
+
+    def load_data_list(self) -> List[dict]:
+        if self.backend_args is None:  # local files: check the image folder before parsing anything
+            img_dir = self.data_prefix.get('img', '')
+            if img_dir and not osp.isdir(img_dir):
+                raise FileNotFoundError(f'image folder {img_dir!r} (data_root={self.data_root!r}, data_prefix='
+                                        f'{self.data_prefix!r}) does not exist; fix data_root / data_prefix in the '
+                                        f'config or create the data (see {self.ann_file!r}).')
+        classes = tuple(self.metainfo['classes'])
+        # CocoDataset.load_data_list builds `self.COCOAPI(path)`; this instance's API also gets the classes.
+        self.COCOAPI = partial(CheckedCOCO, classes=classes)
+        return super().load_data_list()
+
+    def filter_data(self) -> List[dict]:
+        kept = super().filter_data()
+        if not kept and not self.test_mode:
+            raise ValueError(f'{self.ann_file}: no training image is left after filtering ({len(self.data_list)} '
+                             f'images, filter_cfg={self.filter_cfg}, classes={_short(list(self.metainfo["classes"]))})'
+                             f'; the file needs images with annotations of these classes, or set '
+                             f'filter_cfg=dict(filter_empty_gt=False).')
+        return kept
+
+    def prepare_data(self, idx: int):
+        try:
+            return super().prepare_data(idx)
+        except FileNotFoundError as e:
+            info = self.get_data_info(idx)
+            raise FileNotFoundError(f'image {info["img_path"]!r} (id {info["img_id"]} in {self.ann_file}) does not '
+                                    f'exist: check data_prefix, or remove the image from the annotation file.') from e
+        except AssertionError as e:
+            if 'failed to load image' not in str(e):
+                raise
+            info = self.get_data_info(idx)
+            raise ValueError(f'image {info["img_path"]!r} (id {info["img_id"]} in {self.ann_file}) cannot be decoded:'
+                             f' the file is corrupt or not an image. Replace it (for the demo data re-run '
+                             f'tools/make_demo_data.py) or remove it from the annotation file.') from e

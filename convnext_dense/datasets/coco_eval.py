@@ -1,0 +1,96 @@
+"""COCO evaluation helpers that mmdet 3.3 lacks: mask-aware test-time augmentation and a run-local
+path for the COCO results files.
+
+* :class:`InstanceTTAModel` is mmdet's ``DetTTAModel`` (boxes of all views un-flipped, merged by
+  class-wise NMS) extended to instance masks: mmdet's version asserts that there are none, so
+  ``tools/test.py --tta`` would fail for every Mask R-CNN / Cascade Mask R-CNN config. Each kept box
+  keeps the (un-flipped) mask predicted with it in its own view.
+* :class:`CocoOutfileHook` fills ``{log_dir}``, ``{work_dir}`` and ``{timestamp}`` in a metric's
+  ``outfile_prefix`` (e.g. ``CocoMetric(outfile_prefix='{log_dir}/coco_val')``), because a config is
+  written before the run's folder exists and mmengine does not template evaluator arguments.
+"""
+from typing import List
+
+import torch
+from mmcv.ops import batched_nms
+from mmdet.models.test_time_augs import DetTTAModel
+from mmdet.registry import HOOKS, MODELS
+from mmdet.structures import DetDataSample
+from mmengine.hooks import Hook
+from mmengine.structures import InstanceData
+
+_FLIP_DIMS = {'horizontal': (-1, ), 'vertical': (-2, ), 'diagonal': (-2, -1)}
+
+
+@MODELS.register_module()
+class InstanceTTAModel(DetTTAModel):
+    """Test-time augmentation for detectors with or without instance masks.
+
+    Args:
+        tta_cfg: ``dict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=100)`` as for ``DetTTAModel``.
+        **kwargs: ``module`` (the detector) and the rest of ``mmengine.model.BaseTTAModel``'s arguments.
+    """
+
+    def _merge_single_sample(self, data_samples: List[DetDataSample]) -> DetDataSample:
+        if data_samples[0].pred_instances.get('masks', None) is None:
+            return super()._merge_single_sample(data_samples)
+        metas = [sample.metainfo for sample in data_samples]
+        preds = [sample.pred_instances for sample in data_samples]
+        bboxes, scores = self.merge_aug_bboxes([p.bboxes for p in preds], [p.scores for p in preds], metas)
+        labels = torch.cat([p.labels for p in preds])
+        masks = torch.cat([self._unflip(p.masks, meta) for p, meta in zip(preds, metas)])
+        if bboxes.numel() == 0:
+            return data_samples[0]
+        dets, keep = batched_nms(bboxes, scores, labels, self.tta_cfg.nms)
+        keep = keep[:self.tta_cfg.max_per_img]
+        merged = InstanceData()
+        merged.bboxes = dets[:len(keep), :-1]
+        merged.scores = dets[:len(keep), -1]
+        merged.labels = labels[keep]
+        merged.masks = masks[keep]
+        result = data_samples[0]
+        result.pred_instances = merged
+        return result
+
+    @staticmethod
+    def _unflip(masks: torch.Tensor, meta: dict) -> torch.Tensor:
+        """Masks of a flipped view back in the original orientation (they are already at ori_shape)."""
+        if not meta.get('flip', False):
+            return masks
+        direction = meta.get('flip_direction')
+        if direction not in _FLIP_DIMS:
+            raise ValueError(f"InstanceTTAModel: flip_direction={direction!r} in the test-time views; "
+                             f"use RandomFlip with direction in {sorted(_FLIP_DIMS)}")
+        return masks.flip(_FLIP_DIMS[direction])
+
+
+@HOOKS.register_module()
+class CocoOutfileHook(Hook):
+    """Resolve ``{log_dir}``, ``{work_dir}`` and ``{timestamp}`` in evaluators' ``outfile_prefix``.
+
+    Example:
+        ``val_evaluator=dict(type='CocoMetric', outfile_prefix='{log_dir}/coco_val', ...)`` writes
+        ``work_dirs/<config>/<timestamp>/coco_val.bbox.json`` (and ``.segm.json``).
+    """
+
+    priority = 'VERY_HIGH'
+
+    def before_val(self, runner) -> None:
+        self._resolve(runner, runner.val_loop.evaluator)
+
+    def before_test(self, runner) -> None:
+        self._resolve(runner, runner.test_loop.evaluator)
+
+    @staticmethod
+    def _resolve(runner, evaluator) -> None:
+        fields = dict(log_dir=runner.log_dir, work_dir=runner.work_dir, timestamp=runner.timestamp)
+        for metric in evaluator.metrics:
+            prefix = getattr(metric, 'outfile_prefix', None)
+            if not isinstance(prefix, str):
+                continue
+            for key, value in fields.items():
+                prefix = prefix.replace('{' + key + '}', str(value))
+            if '{' in prefix or '}' in prefix:
+                raise ValueError(f'{type(metric).__name__}.outfile_prefix={metric.outfile_prefix!r} holds an unknown '
+                                 f'field; CocoOutfileHook fills only {{log_dir}}, {{work_dir}} and {{timestamp}}')
+            metric.outfile_prefix = prefix
