@@ -1,0 +1,12 @@
+# UperNet ConvNeXt-B, ImageNet-1K init, 512x512, 160k iterations (paper: 49.1 / 49.9 mIoU).
+_base_ = [
+    './_base_/upernet_convnext.py', './_base_/ade20k.py',
+    './_base_/schedule_160k.py', './_base_/default_runtime.py'
+]
+model = dict(
+    backbone=dict(
+        arch='base',
+        # https://dl.fbaipublicfiles.com/convnext/convnext_base_1k_224.pth
+        init_cfg=dict(checkpoint='checkpoints/convnext_base_1k_224.pth')),
+    decode_head=dict(in_channels=[128, 256, 512, 1024]),
+    auxiliary_head=dict(in_channels=512))
