@@ -50,14 +50,18 @@ def run_inference(cfg: Config, checkpoint: str, inputs: str, out_dir: str, score
         for path in images:
             result = inferencer(path, return_vis=True, show=False)
             name = osp.splitext(osp.basename(path))[0]
-            written.append(_save_rgb(result['visualization'][0], osp.join(out_dir, f'{name}.png')))
-            mask = np.asarray(result['predictions'][0] if isinstance(result['predictions'], list)
-                              else result['predictions'], dtype=np.uint8)
+            written.append(_save_rgb(_single(result['visualization']), osp.join(out_dir, f'{name}.png')))
+            mask = np.asarray(_single(result['predictions']), dtype=np.uint8)
             mmcv.imwrite(mask, osp.join(out_dir, 'masks', f'{name}.png'))
     else:
         raise ValueError(f"tools/infer.py draws detection (default_scope='mmdet') and segmentation ('mmseg') "
                          f'predictions; this config has default_scope={scope!r}')
     return written
+
+
+def _single(value):
+    """MMSegInferencer returns a bare item, not a one-item list, for a single image."""
+    return value[0] if isinstance(value, list) else value
 
 
 def _save_rgb(image: np.ndarray, path: str) -> str:
