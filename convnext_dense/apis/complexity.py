@@ -2,7 +2,13 @@
 
 mmdet and mmseg models need data samples (image shapes) to run; this builds them for one image of a
 given size, as mmdet's and mmseg's ``get_flops.py`` do from a real dataset, so no data is needed.
+
+Cascade R-CNN: mmdet 3.3's ``CascadeRoIHead.forward`` (the traced 'tensor' mode) runs all three mask
+heads on every RPN proposal (1000), about 3x the model's real cost. Inference (at most 100 boxes get
+masks), mmdet 2.x's ``forward_dummy`` (which the paper's FLOPs come from) and mmdet 3.3's own
+``StandardRoIHead.forward`` all use at most 100 mask RoIs; :func:`_cascade_forward` does the same.
 """
+import types
 from functools import partial
 from typing import Optional, Sequence
 
@@ -45,6 +51,9 @@ def model_complexity(cfg: Config, shape: Optional[Sequence[int]] = None) -> dict
     scope = cfg.get('default_scope') or 'mmengine'
     w, h = shape or DEFAULT_SHAPES.get(scope, (224, 224))
     model = build_model(cfg).eval()
+    roi_head = getattr(model, 'roi_head', None)
+    if roi_head is not None and type(roi_head).__name__ == 'CascadeRoIHead' and roi_head.with_mask:
+        roi_head.forward = types.MethodType(_cascade_forward, roi_head)
     inputs = torch.zeros(1, 3, h, w)
     samples = _data_samples(scope, h, w)
     forward = partial(model.forward, data_samples=samples, mode='tensor') if samples is not None \
@@ -71,3 +80,14 @@ class _Call(torch.nn.Module):
 
     def forward(self, inputs):
         return self.fn(inputs)
+
+
+def _cascade_forward(self, x, rpn_results_list, batch_data_samples):
+    """CascadeRoIHead.forward with the mask heads on the first 100 RoIs (see the module docstring)."""
+    from mmdet.structures.bbox import bbox2roi
+    metas = [sample.metainfo for sample in batch_data_samples]
+    proposals = [result.bboxes for result in rpn_results_list]
+    rois, cls_scores, bbox_preds = self._refine_roi(x, bbox2roi(proposals), metas, tuple(len(p) for p in proposals))
+    mask_rois = torch.cat(rois)[:100]
+    masks = tuple(self._mask_forward(stage, x, mask_rois)['mask_preds'] for stage in range(self.num_stages))
+    return (cls_scores, bbox_preds) + masks

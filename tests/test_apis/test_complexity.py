@@ -20,3 +20,19 @@ def test_backbone_flops_and_params_inside_a_segmentor():
     assert result['backbone_flops'] / 1e9 == pytest.approx(4.47, abs=0.05)
     assert result['backbone_params'] / 1e6 == pytest.approx(28.589 - 0.769 - 0.0015 + 0.0029, abs=0.005)
     assert result['flops'] > result['backbone_flops'] and result['params'] > result['backbone_params']
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('config,shape,gflops', [
+    ('configs/detection/mask_rcnn_convnext_t_3x.py', (1280, 800), 262),
+    ('configs/detection/cascade_convnext_t_3x.py', (1280, 800), 741),
+    ('configs/segmentation/upernet_convnext_t_512_160k_ade20k.py', (2048, 512), 939),
+])
+def test_whole_model_flops_match_the_paper(config, shape, gflops):
+    """The paper's Table 3/4 FLOPs (about a minute each on 2 CPU cores)."""
+    from pathlib import Path
+
+    from convnext_dense.apis import load_config
+    root = Path(__file__).resolve().parents[2]
+    result = model_complexity(load_config(str(root / config)), shape)
+    assert result['flops'] / 1e9 == pytest.approx(gflops, abs=2)
