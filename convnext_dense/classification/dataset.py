@@ -1,0 +1,149 @@
+"""ImageNet-layout image folders (``<root>/<split>/<class>/*.jpg``) with timm's transforms.
+
+The augmentation is timm's :func:`timm.data.create_transform`, called as the ConvNeXt release
+(facebookresearch/ConvNeXt ``datasets.py``) calls it: RandAugment ``rand-m9-mstd0.5-inc1``, bicubic
+random-resized crops and flips for training; resize to ``size / crop_pct`` and a centre crop for
+evaluation. It runs in timm's *prefetcher* form (``use_prefetcher=True``): the dataset returns uint8
+CHW tensors and the normalisation and random erasing run batched in
+:class:`~convnext_dense.classification.ClsDataPreprocessor`, which is where timm's own
+``PrefetchLoader`` puts them; Mixup/CutMix follow there too.
+
+mmengine's :class:`~mmengine.dataset.BaseDataset` supplies serialisation of the file list (no
+per-worker copies of 1.28M paths), ``indices`` subsets and lazy initialisation.
+"""
+import os
+import os.path as osp
+from typing import List, Optional, Sequence
+
+import torch
+from mmengine.dataset import BaseDataset
+from mmengine.registry import DATASETS
+from mmengine.structures import BaseDataElement
+from PIL import Image
+from timm.data import auto_augment, create_transform
+
+IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif', '.tiff', '.webp')
+# create_transform options that are not the dataset's business: they run batched in ClsDataPreprocessor.
+_PREPROCESSOR_KEYS = {'re_prob', 're_mode', 're_count', 're_num_splits', 'normalize', 'use_prefetcher', 'std',
+                      'separate'}
+
+
+def _posterize_any_bits(img: Image.Image, bits_to_keep: int, **kwargs) -> Image.Image:
+    """timm's RandAugment posterize, also for 0 bits: an all-black image, as Pillow < 13 returned.
+
+    timm (1.0.31) maps magnitude 10 of ``PosterizeIncreasing`` (reached by 'm9-mstd0.5' noise) to 0
+    bits; Pillow >= 13 rejects 0 bits with a ValueError that stops training at random.
+    """
+    if bits_to_keep < 1:
+        return Image.new(img.mode, img.size)
+    return auto_augment.posterize(img, bits_to_keep, **kwargs)
+
+
+def _allow_zero_bit_posterize(transform):
+    """Point the posterize ops of any RandAugment in ``transform`` at :func:`_posterize_any_bits`."""
+    for t in getattr(transform, 'transforms', []):
+        for op in getattr(t, 'ops', []) if isinstance(t, auto_augment.RandAugment) else []:
+            if op.aug_fn is auto_augment.posterize:
+                op.aug_fn = _posterize_any_bits
+    return transform
+
+
+@DATASETS.register_module()
+class ImageFolderDataset(BaseDataset):
+    """Classification images in ImageNet folder layout.
+
+    Args:
+        data_root: the dataset folder holding the splits, e.g. ``data/imagenet``.
+        split: the sub-folder to read, e.g. ``'train'`` or ``'val'``; it holds one folder per class.
+        transform: keyword arguments of :func:`timm.data.create_transform`, e.g.
+            ``dict(input_size=224, is_training=True, auto_augment='rand-m9-mstd0.5-inc1',
+            interpolation='bicubic')``. Random erasing and normalisation are options of
+            :class:`~convnext_dense.classification.ClsDataPreprocessor` instead.
+        classes: the class names in label order. By default the sorted sub-folder names; give them to
+            require exactly these folders (e.g. the training classes for a validation split).
+        **kwargs: passed to :class:`~mmengine.dataset.BaseDataset` (``indices``, ``lazy_init``,
+            ``serialize_data``, ``test_mode``, ``max_refetch``).
+
+    Each item is ``dict(inputs=uint8 tensor (3, H, W), data_samples=BaseDataElement(gt_label))``
+    with ``img_path`` in the sample's metainfo.
+
+    Raises:
+        FileNotFoundError: the split folder is missing or holds no class folders.
+        ValueError: a class folder holds no images, ``classes`` does not match the folders, or
+            ``transform`` holds an option that belongs to the data preprocessor.
+        OSError: an image cannot be read (raised when it is loaded, naming the file).
+
+    Example:
+        >>> ds = ImageFolderDataset('data/synthetic_cls', 'val', transform=dict(input_size=64))
+        >>> item = ds[0]
+        >>> item['inputs'].shape, item['inputs'].dtype, int(item['data_samples'].gt_label)
+        (torch.Size([3, 64, 64]), torch.uint8, 0)
+    """
+
+    def __init__(self,
+                 data_root: str,
+                 split: str = 'train',
+                 transform: Optional[dict] = None,
+                 classes: Optional[Sequence[str]] = None,
+                 **kwargs):
+        transform = dict(transform or {})
+        misplaced = sorted(_PREPROCESSOR_KEYS & set(transform))
+        if misplaced:
+            raise ValueError(
+                f'ImageFolderDataset: transform options {misplaced} are not applied here. Normalisation and '
+                f'random erasing run batched in ClsDataPreprocessor (as in timm\'s PrefetchLoader): set '
+                f'data_preprocessor=dict(type=\'ClsDataPreprocessor\', random_erasing=dict(probability=...)).')
+        if 'pipeline' in kwargs:
+            raise ValueError('ImageFolderDataset: use transform=dict(...) (timm create_transform arguments), '
+                             'not an mmengine pipeline')
+        self.split = split
+        self.transform_cfg = transform
+        self.transform = _allow_zero_bit_posterize(create_transform(**transform, use_prefetcher=True))
+        metainfo = dict(classes=tuple(classes)) if classes is not None else None
+        super().__init__(ann_file='', metainfo=metainfo, data_root=data_root, data_prefix=dict(img_path=split),
+                         **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        """Scan ``<data_root>/<split>/<class>/`` for images; check folders and classes."""
+        root = self.data_prefix['img_path']
+        if not osp.isdir(root):
+            raise FileNotFoundError(
+                f'ImageFolderDataset: image folder {root!r} does not exist. Expected the ImageNet layout '
+                f'{root}/<class>/<image>.jpg; set data_root (--cfg-options train_dataloader.dataset.data_root=...) '
+                f'or make the demo data with: python tools/make_cls_data.py --out {self.data_root or "DIR"}')
+        found = sorted(e.name for e in os.scandir(root) if e.is_dir())
+        if not found:
+            raise FileNotFoundError(f'ImageFolderDataset: {root!r} holds no class folders; expected '
+                                    f'{root}/<class>/<image>.jpg')
+        classes = self._metainfo.get('classes')
+        if classes is None:
+            classes = tuple(found)
+            self._metainfo['classes'] = classes
+        elif sorted(classes) != found:
+            missing, extra = sorted(set(classes) - set(found)), sorted(set(found) - set(classes))
+            raise ValueError(f'ImageFolderDataset: the class folders of {root!r} do not match classes: missing '
+                             f'{missing[:10]}, not in classes {extra[:10]}. Give the same classes as the training '
+                             f'split or fix the folders.')
+        data_list = []
+        for label, name in enumerate(classes):
+            folder = osp.join(root, name)
+            files = sorted(e.name for e in os.scandir(folder)
+                           if e.is_file() and e.name.lower().endswith(IMG_EXTENSIONS))
+            if not files:
+                raise ValueError(f'ImageFolderDataset: class folder {folder!r} holds no images '
+                                 f'({", ".join(IMG_EXTENSIONS)}); add images or remove the folder.')
+            data_list += [dict(img_path=osp.join(folder, f), gt_label=label) for f in files]
+        return data_list
+
+    def prepare_data(self, idx: int) -> dict:
+        info = self.get_data_info(idx)
+        path = info['img_path']
+        try:
+            with Image.open(path) as img:
+                img = img.convert('RGB')
+        except (OSError, ValueError) as e:  # PIL's UnidentifiedImageError is an OSError
+            raise OSError(f'ImageFolderDataset: cannot read image {path!r} ({type(e).__name__}: {e}); '
+                          f'replace or delete the file.') from e
+        sample = BaseDataElement(metainfo=dict(img_path=path))
+        sample.gt_label = torch.tensor(info['gt_label'], dtype=torch.long)
+        return dict(inputs=self.transform(img), data_samples=sample)
