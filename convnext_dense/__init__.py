@@ -4,6 +4,7 @@
 registers the ``ConvNeXt`` backbone in the mmdet, mmseg and mmengine registries and makes
 mmengine's checkpoint loading work with torch >= 2.6.
 """
+from . import classification as classification  # noqa: F401  (registers the ImageNet classifier)
 from . import engine, models  # noqa: F401  (registration side effects)
 from .models import ARCH_SETTINGS, ConvNeXt, convert_state_dict, load_pretrained  # noqa: F401
 from .version import __version__  # noqa: F401
