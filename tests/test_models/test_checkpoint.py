@@ -1,7 +1,7 @@
 """Checkpoints of every released layout load into ConvNeXt and give timm's features; bad files fail clearly."""
 import pytest
 import torch
-from conftest import fb_state_dict, mmpretrain_state_dict, timm_stage_features
+from timm_reference import fb_state_dict, mmpretrain_state_dict, timm_stage_features
 
 from convnext_dense.models import ConvNeXt, convert_state_dict, load_pretrained
 from convnext_dense.models.checkpoint import infer_arch

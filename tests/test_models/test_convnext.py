@@ -1,7 +1,7 @@
 """ConvNeXt backbone: shapes, options, every size, both registries, FLOPs/params, equality with timm."""
 import pytest
 import torch
-from conftest import timm_stage_features
+from timm_reference import timm_stage_features
 
 from convnext_dense.models import ARCH_SETTINGS, ConvNeXt, convert_state_dict
 
