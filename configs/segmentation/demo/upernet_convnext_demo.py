@@ -46,10 +46,11 @@ val_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
+# ConvNeXt-T's 1:1:3:1 stage ratio at widths 32..256: 2.2M backbone parameters (the Swin demo's: 2.3M).
 model = dict(
     data_preprocessor=dict(size=crop_size),
     backbone=dict(
-        arch=dict(_delete_=True, depths=[2, 2, 4, 2], dims=[32, 64, 128, 256]),
+        arch=dict(_delete_=True, depths=[2, 2, 6, 2], dims=[32, 64, 128, 256]),
         drop_path_rate=0.1,
         init_cfg=None),  # from scratch: no download, no checkpoint
     decode_head=dict(in_channels=[32, 64, 128, 256], channels=64, num_classes=num_classes),
