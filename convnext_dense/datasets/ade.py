@@ -21,8 +21,9 @@ each sample's label (values, channels, size against its image) the first time a 
 it, raising errors that name the file, the value and the fix. :class:`SyntheticADE20KDataset` is
 the same for the demo data of :mod:`convnext_dense.datasets.synthetic_ade`.
 """
+import io
 import os.path as osp
-from typing import List
+from typing import List, Optional
 
 import mmcv
 import numpy as np
@@ -38,9 +39,9 @@ IGNORE_INDEX = 255
 _EXIF_ORIENTATION = 0x0112  # values 5..8 rotate by 90 degrees: OpenCV (mmseg's loader) swaps h and w
 
 
-def image_size(path: str) -> tuple:
+def image_size(path: str, backend_args: Optional[dict] = None) -> tuple:
     """``(height, width)`` of an image file as mmseg's OpenCV loader will decode it, from the header only."""
-    with Image.open(path) as img:
+    with Image.open(io.BytesIO(fileio.get(path, backend_args=backend_args))) as img:
         w, h = img.size
         if img.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
             w, h = h, w
@@ -48,7 +49,7 @@ def image_size(path: str) -> tuple:
 
 
 def check_seg_sample(img_path: str, seg_map_path: str, num_classes: int, reduce_zero_label: bool,
-                     ignore_index: int = IGNORE_INDEX) -> None:
+                     ignore_index: int = IGNORE_INDEX, backend_args: Optional[dict] = None) -> None:
     """Check one label PNG against its image and the dataset's classes.
 
     The label is decoded exactly as mmseg's ``LoadAnnotations`` does (pillow, unchanged), before its
@@ -61,11 +62,12 @@ def check_seg_sample(img_path: str, seg_map_path: str, num_classes: int, reduce_
         reduce_zero_label: labels store 0 = "other" and classes as 1..num_classes (ADE20K); else
             classes are 0..num_classes-1.
         ignore_index: the value that marks ignored pixels on disk (255).
+        backend_args: mmengine file backend arguments, as given to the dataset.
 
     Raises:
         ValueError: a colour or multi-channel label, a value outside the classes, or a size mismatch.
     """
-    seg = mmcv.imfrombytes(fileio.get(seg_map_path), flag='unchanged', backend='pillow')
+    seg = mmcv.imfrombytes(fileio.get(seg_map_path, backend_args=backend_args), flag='unchanged', backend='pillow')
     seg = seg.squeeze() if seg.ndim == 3 and seg.shape[-1] == 1 else seg
     if seg.ndim != 2:
         raise ValueError(f'label {seg_map_path!r} has shape {seg.shape}: a label must be a one-channel PNG of '
@@ -79,7 +81,7 @@ def check_seg_sample(img_path: str, seg_map_path: str, num_classes: int, reduce_
         raise ValueError(f'label {seg_map_path!r} holds value(s) {bad.tolist()[:10]} outside the {num_classes} '
                          f'classes of this dataset: valid values are {convention}, and {ignore_index} = ignore. '
                          f'Fix the file, or set the dataset metainfo / num_classes of the heads to match the data.')
-    img_hw = image_size(img_path)
+    img_hw = image_size(img_path, backend_args)
     if tuple(seg.shape) != tuple(img_hw):
         raise ValueError(f'label {seg_map_path!r} is {seg.shape[0]}x{seg.shape[1]} (HxW) but its image {img_path!r} '
                          f'is {img_hw[0]}x{img_hw[1]}: a label must have its image\'s size, pixel for pixel.')
@@ -94,6 +96,8 @@ class _CheckedMixin:
         ann_dir = self.data_prefix.get('seg_map_path')
         layout = ('Expected the ADE20K layout <data_root>/images/{training,validation}/*.jpg with '
                   '<data_root>/annotations/{training,validation}/*.png')
+        if '://' in str(img_dir):  # a remote backend (s3://, http://): listing is the backend's business
+            return super().load_data_list()
         for kind, folder in (('image', img_dir), ('annotation', ann_dir)):
             if folder is not None and not osp.isdir(folder):
                 raise FileNotFoundError(
@@ -116,13 +120,13 @@ class _CheckedMixin:
 
     def prepare_data(self, idx: int):
         # Each process (main or dataloader worker) checks each sample once: the cost is one extra
-        # label decode per sample, not per iteration.
+        # label decode and image header read per sample, not per iteration.
         checked = self.__dict__.setdefault('_checked_indices', set())
         if idx not in checked:
             info = self.get_data_info(idx)
             if info.get('seg_map_path') is not None:
                 check_seg_sample(info['img_path'], info['seg_map_path'], len(type(self).METAINFO['classes']),
-                                 bool(info.get('reduce_zero_label')))
+                                 bool(info.get('reduce_zero_label')), backend_args=self.backend_args)
             checked.add(idx)
         return super().prepare_data(idx)
 
