@@ -11,14 +11,23 @@ from mmengine.config import Config
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Read a config file and apply ``--cfg-options``; a missing file is an error naming it."""
+    """Read a config file and apply ``--cfg-options``; a missing file is an error naming it.
+
+    ``data_root=...`` among the options moves every dataset and evaluator path that started with the
+    config's own ``data_root`` (:func:`convnext_dense.datasets.data_root.rebase_data_root`).
+    """
     if not osp.isfile(path):
         here = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
         raise FileNotFoundError(f'config {path!r} does not exist. The configs are under '
                                 f'{osp.join(here, "configs")}/{{detection,segmentation,classification}}/.')
     cfg = Config.fromfile(path)
     if cfg_options:
+        old_root = cfg.get('data_root')
         cfg.merge_from_dict(cfg_options)
+        if 'data_root' in cfg_options and old_root and cfg.data_root != old_root:
+            # The file resolved data_root into every dataset path when it was read; move them all.
+            from ..datasets.data_root import rebase_data_root
+            rebase_data_root(cfg, old_root, cfg.data_root)
     return cfg
 
 

@@ -300,8 +300,6 @@ def test_data_root_override_reaches_datasets_and_evaluators():
         assert cfg[evaluator].ann_file == '/datasets/coco/annotations/instances_val2017.json'
 
 
-@pytest.mark.xfail(reason='needs convnext_dense.apis.load_config to call rebase_data_root (owned by apis)',
-                   strict=False)
 def test_cfg_options_data_root_in_load_config():
     from convnext_dense.apis import load_config
     cfg = load_config(osp.join(ROOT, 'configs', 'detection', 'cascade_convnext_t_3x.py'),
