@@ -1,0 +1,13 @@
+# mmdet's runtime (hooks, logger, visualizer, env) plus the project's plugin and two checks.
+_base_ = 'mmdet::_base_/default_runtime.py'
+
+custom_imports = dict(imports=['convnext_dense', 'convnext_dense.datasets'], allow_failed_imports=False)
+default_scope = 'mmdet'
+
+custom_hooks = [
+    # The heads' num_classes must equal the number of dataset classes (mmdet's check, before each
+    # train and val epoch).
+    dict(type='NumClassCheckHook'),
+    # Fills '{log_dir}' / '{work_dir}' in CocoMetric's outfile_prefix, so results JSONs land in the run.
+    dict(type='CocoOutfileHook'),
+]

@@ -1,0 +1,37 @@
+"""The detection demo end to end: synthetic COCO shapes -> Cascade Mask R-CNN with a small ConvNeXt
+on the CPU -> COCO box AP on the held-out validation split. Minutes, so marked slow (``make test-slow``)."""
+import glob
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(REPO, 'configs', 'detection', 'demo', 'cascade_convnext_demo.py')
+MIN_BOX_AP = 0.30  # the issue's target (COCO mAP@[.5:.95]); docs/demo_detection.md has the measured values
+
+
+@pytest.mark.slow
+def test_cascade_convnext_demo_reaches_target_box_ap(tmp_path):
+    # The config reads data/synthetic_coco/ relative to the working directory: run in tmp_path.
+    subprocess.run([sys.executable, osp.join(REPO, 'tools', 'make_demo_data.py'), 'coco', '--out',
+                    'data/synthetic_coco'], cwd=tmp_path, check=True, capture_output=True, timeout=300)
+    start = time.time()
+    result = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'train.py'), CONFIG, '--work-dir', 'work'],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=1800,
+                            env=dict(os.environ, PYTHONPATH=REPO))
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = sorted(glob.glob(str(tmp_path / 'work' / '2*_*')))
+    with open(osp.join(runs[-1], 'vis_data', 'scalars.json')) as f:
+        metrics = [r for r in map(json.loads, f) if 'coco/bbox_mAP' in r][-1]
+    # the final evaluation printed the per-category table and kept the COCO results JSON in the run folder
+    log = open(osp.join(runs[-1], osp.basename(runs[-1]) + '.log')).read()
+    assert '| category' in log and 'circle' in log
+    assert osp.isfile(osp.join(runs[-1], 'coco_val.bbox.json'))
+    print(f'demo: box AP {metrics["coco/bbox_mAP"]:.3f}, mask AP {metrics["coco/segm_mAP"]:.3f}, '
+          f'{time.time() - start:.0f} s')
+    assert metrics['coco/bbox_mAP'] >= MIN_BOX_AP
