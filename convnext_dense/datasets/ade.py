@@ -104,7 +104,7 @@ class _CheckedMixin:
                     f'{name}: {kind} folder {folder!r} does not exist (data_root={self.data_root!r}). {layout}. '
                     f'Put the data there (ADE20K: unzip ADEChallengeData2016.zip under data/ade/; demo data: '
                     f'python tools/make_demo_data.py ade --out data/synthetic_ade) or point the config at it '
-                    f"with --cfg-options {{train,val,test}}_dataloader.dataset.data_root=PATH.")
+                    f'with --cfg-options data_root=PATH.')
         data_list = super().load_data_list()
         if not data_list:
             raise FileNotFoundError(f'{name}: no {self.img_suffix!r} image in {img_dir!r}. {layout}.')

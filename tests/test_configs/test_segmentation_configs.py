@@ -113,6 +113,15 @@ def test_runtime_data_and_heads(name):
     assert cfg.model.test_cfg.mode == 'slide'
 
 
+@pytest.mark.parametrize('name', CONFIGS)
+def test_data_root_option_reaches_every_loader(name):
+    """``--cfg-options data_root=PATH`` (tools/train.py, tools/test.py) moves all three dataloaders."""
+    from convnext_dense.apis import load_config
+    cfg = load_config(osp.join(CONFIG_DIR, name), {'data_root': '/datasets/elsewhere'})
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        assert cfg[loader].dataset.data_root == '/datasets/elsewhere', loader
+
+
 @pytest.mark.parametrize('name', sorted(RECIPES))
 def test_released_recipe(name):
     arch, drop_path, lr, amp, crop, stride, num_layers = RECIPES[name]
@@ -311,7 +320,7 @@ def run_tool(*args):
 
 def test_demo_config_trains_tests_and_draws(tiny_data, tmp_path):
     """tools/train.py, then tools/test.py with --out (PNG masks) and --show-dir (colour overlays)."""
-    options = [f'{k}_dataloader.dataset.data_root={tiny_data}' for k in ('train', 'val', 'test')]
+    options = [f'data_root={tiny_data}']
     options += [f'{k}_dataloader.{o}' for k in ('train', 'val', 'test')
                 for o in ('num_workers=0', 'persistent_workers=False')]
     work_dir = str(tmp_path / 'work')

@@ -2,6 +2,7 @@
 # reduce_zero_label) with 512x512 crops, as released. The checked dataset is mmseg's ADE20KDataset
 # plus clear errors for missing folders, bad label values and image/label size mismatches.
 dataset_type = 'CheckedADE20KDataset'
+# Elsewhere: tools/train.py CONFIG --cfg-options data_root=/path/to/ADEChallengeData2016
 data_root = 'data/ade/ADEChallengeData2016'
 crop_size = (512, 512)
 img_scale = (2048, 512)
