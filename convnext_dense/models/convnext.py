@@ -15,7 +15,8 @@ parameter names (``downsample_layers.i``, ``stages.i.j.dwconv``, ``pwconv1``, ``
 
 Checkpoints in timm's and mmpretrain's layouts are renamed by
 :func:`convnext_dense.models.checkpoint.convert_state_dict`. The small layers (channels-first
-LayerNorm, GRN, DropPath, truncated normal init) are timm's.
+LayerNorm, GRN, DropPath, truncated normal init) are timm's. The stage outputs are returned
+NCHW-contiguous, which mmcv's RoIAlign needs (see ``forward``).
 
 Example:
     >>> import torch
@@ -251,5 +252,10 @@ class ConvNeXt(BaseModule):
         for i, (downsample, stage) in enumerate(zip(self.downsample_layers, self.stages)):
             x = self._run_stage(stage, downsample(x))
             if i in self.out_indices:
-                outs.append(getattr(self, f'norm{i}')(x) if self.out_norm else x)
+                out = getattr(self, f'norm{i}')(x) if self.out_norm else x
+                # timm's LayerNorm2d (permute, layer_norm, permute back) leaves the maps channels-last in
+                # memory, and the convolutions after it keep that layout (FPN outputs included). mmcv's
+                # RoIAlign indexes raw memory as NCHW without checking: on such maps it pools scrambled
+                # features, and Mask R-CNN cannot learn to classify (tests/test_models/test_convnext.py).
+                outs.append(out.contiguous())
         return tuple(outs)

@@ -54,6 +54,24 @@ def test_later_stages_are_not_built():
     assert all(p.grad is not None for p in _backward(net))
 
 
+@pytest.mark.parametrize('out_norm', [True, False])
+def test_outputs_are_nchw_contiguous_so_mmcv_roi_align_reads_them_right(out_norm):
+    """timm's LayerNorm2d leaves channels-last memory; mmcv's RoIAlign reads raw NCHW memory. Before the
+    outputs were made contiguous, RoIAlign on them differed from torchvision's and Mask R-CNN's box
+    classifier stayed at chance (bbox mAP 0.001 on the demo)."""
+    from mmcv.ops import roi_align
+    from torchvision.ops import roi_align as tv_roi_align
+    torch.manual_seed(0)
+    net = ConvNeXt(dict(depths=[1, 1, 1, 1], dims=[8, 16, 32, 64]), out_norm=out_norm).eval()
+    rois = torch.tensor([[0., 3., 5., 50., 41.], [1., 20., 8., 60., 62.], [1., 0., 0., 63., 63.]])
+    with torch.no_grad():
+        feats = net(torch.randn(2, 3, 64, 64))
+    for feat, stride in zip(feats, net.out_strides):
+        assert feat.is_contiguous()
+        ours = roi_align(feat, rois, (7, 7), 1. / stride, 2, 'avg', True)
+        torch.testing.assert_close(ours, tv_roi_align(feat, rois, (7, 7), 1. / stride, 2, aligned=True))
+
+
 def _backward(net, hw=(64, 64)):
     net.train()
     sum(o.mean() for o in net(torch.rand(1, 3, *hw))).backward()
