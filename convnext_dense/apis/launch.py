@@ -101,7 +101,6 @@ def apply_test_args(cfg: Config, args) -> Config:
         elif scope == 'mmseg':
             # mmseg's IoUMetric writes one PNG mask per image into output_dir and still evaluates.
             cfg.test_evaluator.output_dir = args.out
-            cfg.test_evaluator.keep_results = True
         else:
             cfg.test_evaluator = _as_list(cfg.test_evaluator) + [
                 dict(type='DumpResults', out_file_path=args.out)]

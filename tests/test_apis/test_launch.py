@@ -81,7 +81,8 @@ def test_show_dir_and_out_per_scope(tmp_path):
     assert det.test_evaluator[-1] == dict(type='DumpDetResults', out_file_path=str(tmp_path / 'r.pkl'))
     seg = apply_test_args(_cfg('mmseg'), _test_args(tmp_path, show_dir='vis', out=str(tmp_path / 'masks')))
     assert seg.visualizer.save_dir.endswith('vis') and seg.default_hooks.visualization.draw is True
-    assert seg.test_evaluator.output_dir == str(tmp_path / 'masks') and seg.test_evaluator.keep_results
+    assert seg.test_evaluator.output_dir == str(tmp_path / 'masks')
+    assert not seg.test_evaluator.get('format_only', False)  # evaluates as well as writing the masks
 
 
 def test_missing_checkpoint_for_testing(tmp_path):
