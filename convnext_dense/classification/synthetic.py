@@ -3,9 +3,11 @@
 Each image shows one shape; the class is the shape's kind. The first five kinds are the classes of
 the detection and segmentation demos (``circle``, ``square``, ``triangle``, ``star``, ``hexagon``),
 so a backbone pretrained here has already learned those objects before it is fine-tuned to detect
-them. Size, position, rotation, aspect, colour and fill texture (flat, noise, stripes, checkers) vary
-at random, on gradient / blob / stripe backgrounds with pixel noise, so the class is carried by the
-outline and not by colour or texture::
+them. As in the detection demo, a class is its outline and a colour family (``HUES``: the class's
+hue +-25 degrees, random saturation and brightness); outline alone is too hard a cue to learn from
+scratch in a few CPU minutes. Size, position, rotation, aspect and fill
+texture (flat, noise, stripes, checkers) vary at random, on gradient / blob / stripe backgrounds with
+pixel noise::
 
     out_dir/
         train/circle/000000.jpg ...
@@ -29,7 +31,12 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ..datasets.synthetic_ade import hue_colour
+from ..datasets.synthetic_coco import HUES as SYNTHETIC_COCO_HUES
+
 SHAPES: Tuple[str, ...] = ('circle', 'square', 'triangle', 'star', 'hexagon', 'cross', 'ring', 'crescent')
+# The detection demo's five hues for its five classes, and three more between them.
+HUES: Dict[str, float] = dict(SYNTHETIC_COCO_HUES, cross=36., ring=180., crescent=252.)
 
 
 def _polygon(kind: str, radius: float) -> np.ndarray:
@@ -112,12 +119,14 @@ def render_shape(rng: np.random.Generator, kind: str, image_size: int) -> np.nda
     mask = _shape_mask(kind, s, s, center, radius, rng.uniform(0, 2 * np.pi), rng.uniform(0.65, 1.0))
     sel = mask.astype(bool)
     under = img[sel].mean(axis=0)
-    for _ in range(20):  # a colour that stands out from the background under the shape
-        color = rng.uniform(0, 255, 3)
-        if np.linalg.norm(color - under) >= 90:
+    best = -1.
+    for _ in range(20):  # a colour of the class's family that stands out from the background under the shape
+        candidate = hue_colour(rng, HUES[kind])
+        distance = np.linalg.norm(candidate - under)
+        if distance > best:
+            color, best = candidate, distance
+        if distance >= 90:
             break
-    else:
-        color = 255. - under
     img[sel] = (color + _texture(rng, s, s))[sel]
     img += rng.normal(0, rng.uniform(3, 12), img.shape)
     if rng.random() < 0.5:

@@ -47,7 +47,7 @@ SHAPES: Tuple[str, ...] = ('ellipse', 'rectangle', 'triangle', 'polygon', 'blob'
 SPLITS = {'train': ('training', 'ADE_train'), 'val': ('validation', 'ADE_val')}
 
 
-def _hue_colour(rng: np.random.Generator, hue: float) -> np.ndarray:
+def hue_colour(rng: np.random.Generator, hue: float) -> np.ndarray:
     """A random RGB colour (0..255) of hue ``hue`` +- 25 degrees, saturation and value in [0.5, 1]."""
     h = (hue + rng.uniform(-25, 25)) % 360 / 60
     s, v = rng.uniform(0.5, 1.0), rng.uniform(0.5, 1.0)
@@ -60,7 +60,7 @@ def _two_colours(rng: np.random.Generator, hue: Optional[float] = None,
                  min_distance: float = 90.) -> Tuple[np.ndarray, np.ndarray]:
     """Two RGB colours at least ``min_distance`` apart (so a texture is visible); the first of
     hue ``hue`` if given, else random."""
-    a = rng.uniform(0, 255, 3) if hue is None else _hue_colour(rng, hue)
+    a = rng.uniform(0, 255, 3) if hue is None else hue_colour(rng, hue)
     for _ in range(50):
         b = rng.uniform(0, 255, 3)
         if np.linalg.norm(a - b) >= min_distance:

@@ -11,7 +11,7 @@ import pytest
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from convnext_dense.datasets.synthetic_coco import CLASSES, generate_coco
+from convnext_dense.datasets.synthetic_coco import CLASSES, HUES, generate_coco
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -72,6 +72,25 @@ def test_occluded_objects_are_annotated_by_their_visible_part(dataset):
         # Visible parts do not overlap (up to boundary pixels shared by the traced polygons).
         assert (masks.sum(0) > 1).sum() <= 0.05 * masks.sum()
     assert overlapping_images > 0, 'some objects should overlap'
+
+
+def test_each_class_keeps_its_colour_family(dataset):
+    """An object's median hue (over its visible pixels, JPEG and textures included) is its class's hue
+    +-25 degrees, plus a margin; the other four families are at least 72 degrees away."""
+    out, info = dataset
+    coco = _coco(info['train']['ann_file'])
+    checked = 0
+    for ann in coco.dataset['annotations']:
+        img = coco.loadImgs(ann['image_id'])[0]
+        mask = coco.annToMask(ann).astype(bool)
+        if mask.sum() < 40:
+            continue
+        hsv = cv2.cvtColor(cv2.imread(osp.join(out, 'train', img['file_name'])), cv2.COLOR_BGR2HSV_FULL)
+        hue = np.median(hsv[..., 0][mask].astype(np.float64)) * 360 / 256
+        target = HUES[CLASSES[ann['category_id'] - 1]]
+        assert abs((hue - target + 180) % 360 - 180) <= 40, (img['file_name'], ann['id'], hue, target)
+        checked += 1
+    assert checked >= 20
 
 
 def test_some_images_are_empty_and_val_is_not_train(dataset):
