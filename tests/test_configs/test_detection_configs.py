@@ -195,10 +195,10 @@ def shrunk(cfg):
         backbone.arch = dict(arch, depths=[1, 1, 1, 1])
     elif backbone.type == 'SwinTransformer' and sum(backbone.depths) > 12:
         backbone.depths = [2, 2, 2, 2]
-    model.train_cfg.rpn_proposal.update(nms_pre=200, max_per_img=64)
+    model.train_cfg.rpn_proposal.update(nms_pre=100, max_per_img=32)
     rcnn = model.train_cfg.rcnn if isinstance(model.train_cfg.rcnn, list) else [model.train_cfg.rcnn]
     for stage in rcnn:
-        stage.sampler.num = 32
+        stage.sampler.num = 16
     return model
 
 
@@ -209,7 +209,7 @@ def test_one_training_step(path):
     model = revert_sync_batchnorm(MODELS.build(shrunk(cfg)))  # SyncBN needs a process group
     model.train()
     num_classes = len(cfg.get('metainfo', {}).get('classes', [])) or 80
-    packed = demo_mm_inputs(batch_size=1, image_shapes=[(3, 96, 128)], num_items=[2], num_classes=num_classes,
+    packed = demo_mm_inputs(batch_size=1, image_shapes=[(3, 64, 96)], num_items=[2], num_classes=num_classes,
                             with_mask=True)
     data = model.data_preprocessor(packed, True)
     losses = model(**data, mode='loss')
