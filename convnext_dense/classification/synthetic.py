@@ -31,8 +31,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ..datasets.synthetic_ade import hue_colour
 from ..datasets.synthetic_coco import HUES as SYNTHETIC_COCO_HUES
+from ..datasets.synthetic_coco import contrasting_colour
 
 SHAPES: Tuple[str, ...] = ('circle', 'square', 'triangle', 'star', 'hexagon', 'cross', 'ring', 'crescent')
 # The detection demo's five hues for its five classes, and three more between them.
@@ -118,15 +118,7 @@ def render_shape(rng: np.random.Generator, kind: str, image_size: int) -> np.nda
     center = rng.uniform(radius * 0.8, s - radius * 0.8, 2)
     mask = _shape_mask(kind, s, s, center, radius, rng.uniform(0, 2 * np.pi), rng.uniform(0.65, 1.0))
     sel = mask.astype(bool)
-    under = img[sel].mean(axis=0)
-    best = -1.
-    for _ in range(20):  # a colour of the class's family that stands out from the background under the shape
-        candidate = hue_colour(rng, HUES[kind])
-        distance = np.linalg.norm(candidate - under)
-        if distance > best:
-            color, best = candidate, distance
-        if distance >= 90:
-            break
+    color = contrasting_colour(rng, HUES[kind], img[sel].mean(axis=0), min_distance=90.)
     img[sel] = (color + _texture(rng, s, s))[sel]
     img += rng.normal(0, rng.uniform(3, 12), img.shape)
     if rng.random() < 0.5:
