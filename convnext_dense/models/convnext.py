@@ -15,8 +15,29 @@ parameter names (``downsample_layers.i``, ``stages.i.j.dwconv``, ``pwconv1``, ``
 
 Checkpoints in timm's and mmpretrain's layouts are renamed by
 :func:`convnext_dense.models.checkpoint.convert_state_dict`. The small layers (channels-first
-LayerNorm, GRN, DropPath, truncated normal init) are timm's. The stage outputs are returned
-NCHW-contiguous, which mmcv's RoIAlign needs (see ``forward``).
+LayerNorm, GRN) compute as timm's, in float32 for float16/bfloat16 inputs; DropPath and the
+truncated normal init are timm's. The stage outputs are returned NCHW-contiguous, which mmcv's
+RoIAlign needs (see ``forward``).
+
+Fast modes (all give the default's outputs at float32, tested in ``tests/test_models/test_fast_path.py``;
+measured in ``docs/benchmark.md``):
+
+* ``channels_last=True`` (default): the whole backbone runs in channels-last memory; each block's
+  LayerNorm and Linear layers work on the NHWC *view* of the NCHW tensor, which is free for that
+  memory layout (no permute copies). Outputs are still made NCHW-contiguous unless
+  ``contiguous_outputs=False``.
+* ``onednn=True`` (default): CPU float32 inference without gradients runs each block's MLP
+  through oneDNN's fused kernels (Linear + bias + GELU, and Linear + bias + residual add), the same
+  ones ``torch.compile`` uses on CPU.
+* ``fuse()`` / ``deploy=True``: the blocks' LayerNorm affine is folded into ``pwconv1``, the layer
+  scale ``gamma`` (and V2's GRN bias) into ``pwconv2``, the downsampling LayerNorm's affine into the
+  2x2 convolution. A ``deploy=True`` model loads fused checkpoints and folds unfused ones on the fly.
+* ``compile=True`` (or a dict of ``torch.compile`` options) compiles the backbone's forward; it has
+  no graph breaks.
+* ``with_cp``: activation checkpointing per block (``True`` / ``'block'``), per stage (``'stage'``)
+  or for the blocks of the listed stages (``[2, 3]``).
+* float16 / bfloat16 (``torch.autocast`` or a half model): LayerNorm statistics and GRN's sum of
+  squares are computed in float32, so large activations do not overflow.
 
 Example:
     >>> import torch
@@ -27,16 +48,16 @@ Example:
     >>> net.out_channels, net.out_strides
     ((96, 192, 384, 768), (4, 8, 16, 32))
 """
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
-from timm.layers import DropPath, LayerNorm, LayerNorm2d, trunc_normal_
-from timm.layers.grn import GlobalResponseNorm
+from timm.layers import DropPath, trunc_normal_
 
-# depths and widths per stage, from the papers (see also shared RECIPES.md). V2 models use GRN in
+# depths and widths per stage, from the papers. V2 models use GRN in
 # the MLP and no layer scale.
 ARCH_SETTINGS: Dict[str, dict] = {
     'tiny': dict(depths=(3, 3, 9, 3), dims=(96, 192, 384, 768)),
@@ -81,6 +102,66 @@ def resolve_arch(arch: Union[str, dict]) -> dict:
     return dict(depths=depths, dims=dims, grn=bool(arch.get('grn', False)))
 
 
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+# oneDNN's fused Linear kernels (what inductor uses on CPU); absent from builds without mkldnn.
+_ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, '_linear_pointwise')
+
+
+class LayerNorm(nn.LayerNorm):
+    """LayerNorm over the last dimension, computed in float32 for float16/bfloat16 inputs.
+
+    The authors' channels-first LayerNorm computes ``(x - u).pow(2).mean()`` in the input's dtype,
+    which overflows in float16 for activations above ~256; ``F.layer_norm`` on a float32 copy does
+    not. The output has the input's dtype. Parameter names are ``weight`` / ``bias`` (absent when
+    ``elementwise_affine=False``, as after :meth:`ConvNeXt.fuse`).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype in _LOW_PRECISION:
+            weight = self.weight.float() if self.weight is not None else None
+            bias = self.bias.float() if self.bias is not None else None
+            return F.layer_norm(x.float(), self.normalized_shape, weight, bias, self.eps).to(x.dtype)
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+
+class LayerNorm2d(LayerNorm):
+    """LayerNorm over the channels of an NCHW tensor, on its NHWC view.
+
+    For channels-last memory the view is contiguous and nothing is copied; for NCHW-contiguous
+    memory ``F.layer_norm`` copies, and the result is channels-last (as timm's ``LayerNorm2d``).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class GRN(nn.Module):
+    """Global Response Normalization (ConvNeXt V2) on NHWC tensors, as timm's ``GlobalResponseNorm``.
+
+    The L2 norm over space (a sum of squares that overflows float16) is computed in float32.
+    ``bias=False`` drops the bias, which :meth:`ConvNeXt.fuse` folds into the next Linear.
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-6, bias: bool = True):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.zeros(dim))
+        self.bias = nn.Parameter(torch.zeros(dim)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype in _LOW_PRECISION:  # x * x_n alone can overflow float16: scale x_n by the weight first
+            x_g = x.float().norm(p=2, dim=(1, 2), keepdim=True)
+            scale = (self.weight.float() * (x_g / (x_g.mean(dim=-1, keepdim=True) + self.eps))).to(x.dtype)
+            if self.bias is None:
+                return x + x * scale
+            return x + torch.addcmul(self.bias.to(x.dtype), x, scale)
+        x_g = x.norm(p=2, dim=(1, 2), keepdim=True)  # float32: timm's order of operations
+        x_n = x_g / (x_g.mean(dim=-1, keepdim=True) + self.eps)
+        if self.bias is None:
+            return x + self.weight * (x * x_n)
+        return x + torch.addcmul(self.bias, self.weight, x * x_n)
+
+
 class Block(nn.Module):
     """ConvNeXt block: dwconv 7x7 -> LN -> Linear 4C -> GELU -> (GRN) -> Linear C -> gamma -> drop path.
 
@@ -90,29 +171,126 @@ class Block(nn.Module):
         layer_scale_init_value: initial value of the per-channel scale ``gamma``; 0 disables it.
         grn: use Global Response Normalization after the activation (ConvNeXt V2).
         mlp_ratio: hidden width of the MLP relative to ``dim``.
+        deploy: the folded structure of :meth:`ConvNeXt.fuse` (no LN affine, no ``gamma``, no GRN bias).
+        onednn: use oneDNN's fused kernels for CPU float32 inference without gradients.
     """
 
     def __init__(self, dim: int, drop_path: float = 0., layer_scale_init_value: float = 1e-6,
-                 grn: bool = False, mlp_ratio: int = 4):
+                 grn: bool = False, mlp_ratio: int = 4, deploy: bool = False, onednn: bool = True):
         super().__init__()
         hidden = int(mlp_ratio * dim)
         self.dwconv = nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim)
-        self.norm = LayerNorm(dim, eps=1e-6)  # channels last
+        self.norm = LayerNorm(dim, eps=1e-6, elementwise_affine=not deploy)  # on the NHWC view
         self.pwconv1 = nn.Linear(dim, hidden)  # a 1x1 conv as a Linear on NHWC: faster, as released
         self.act = nn.GELU()
-        self.grn = GlobalResponseNorm(hidden, eps=1e-6, channels_last=True) if grn else nn.Identity()
+        self.grn = GRN(hidden, eps=1e-6, bias=not deploy) if grn else nn.Identity()
         self.pwconv2 = nn.Linear(hidden, dim)
         self.gamma = (nn.Parameter(layer_scale_init_value * torch.ones(dim))
-                      if layer_scale_init_value > 0 else None)
+                      if layer_scale_init_value > 0 and not deploy else None)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.onednn = onednn and _ONEDNN
+
+    def _can_use_onednn(self, x: torch.Tensor, y: torch.Tensor) -> bool:
+        return (self.onednn and not torch.compiler.is_compiling() and not torch.is_grad_enabled()
+                and y.device.type == 'cpu' and y.dtype == torch.float32 and not torch.is_autocast_enabled('cpu')
+                and y.is_contiguous() and x.permute(0, 2, 3, 1).is_contiguous()
+                and (not self.training or isinstance(self.drop_path, nn.Identity)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x
-        x = self.dwconv(x).permute(0, 2, 3, 1)  # NCHW -> NHWC
-        x = self.pwconv2(self.grn(self.act(self.pwconv1(self.norm(x)))))
+        y = self.dwconv(x).permute(0, 2, 3, 1)  # the NHWC view: free for channels-last memory
+        if self._can_use_onednn(x, y):
+            return self._forward_onednn(shortcut, y)
+        y = self.pwconv2(self.grn(self.act(self.pwconv1(self.norm(y)))))
         if self.gamma is not None:
-            x = x * self.gamma
-        return shortcut + self.drop_path(x.permute(0, 3, 1, 2))
+            y = y * self.gamma
+        return shortcut + self.drop_path(y.permute(0, 3, 1, 2))
+
+    def _forward_onednn(self, shortcut: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The same block through oneDNN: Linear+bias+GELU, then Linear+bias+residual in one kernel each."""
+        ops = torch.ops.mkldnn
+        gelu = isinstance(self.act, nn.GELU) and self.act.approximate == 'none'
+        h = ops._linear_pointwise(self.norm(y), self.pwconv1.weight, self.pwconv1.bias,
+                                  'gelu' if gelu else 'none', [], 'none' if gelu else None)
+        if not gelu:
+            h = self.act(h)
+        h = self.grn(h)
+        weight, bias = self.pwconv2.weight, self.pwconv2.bias
+        if self.gamma is not None:  # folded on the fly: a (C, 4C) multiply, small next to the activations
+            weight, bias = weight * self.gamma[:, None], bias * self.gamma
+        out = ops._linear_pointwise.binary(h, shortcut.permute(0, 2, 3, 1), weight, bias, 'add')
+        return out.permute(0, 3, 1, 2)
+
+
+def _parse_with_cp(with_cp, num_stages: int) -> Tuple[Optional[str], Tuple[int, ...]]:
+    """``(mode, stages)`` for ``with_cp``: mode is None, 'block' or 'stage'."""
+    if with_cp is None or with_cp is False:
+        return None, ()
+    if with_cp is True or with_cp == 'block':
+        return 'block', tuple(range(num_stages))
+    if with_cp == 'stage':
+        return 'stage', tuple(range(num_stages))
+    if isinstance(with_cp, (list, tuple)) and all(isinstance(i, int) and not isinstance(i, bool) for i in with_cp) \
+            and all(-num_stages <= i < num_stages for i in with_cp):
+        return 'block', tuple(sorted({i % num_stages for i in with_cp}))
+    raise ValueError(f"ConvNeXt: with_cp={with_cp!r} is not supported; use False, True or 'block' (checkpoint "
+                     f"each block), 'stage' (each stage as one), or a list of stage indices in "
+                     f"[{-num_stages}, {num_stages - 1}] whose blocks are checkpointed")
+
+
+def fuse_state_dict(state_dict: Dict[str, torch.Tensor], prefix: str = '') -> Dict[str, torch.Tensor]:
+    """Fold a ConvNeXt state dict (this project's layout) into the structure of ``deploy=True``, in place.
+
+    * block ``norm.weight/bias`` into ``pwconv1``: ``W1 (n * w + b) + b1 = (W1 * w) n + (W1 b + b1)``;
+    * V2's ``grn.bias`` into ``pwconv2``: ``W2 (z + beta) + b2 = W2 z + (W2 beta + b2)``;
+    * ``gamma`` into ``pwconv2``: ``g * (W2 h + b2) = (g * W2) h + g * b2``;
+    * the downsampling LayerNorm (``downsample_layers.i.0``, i >= 1) into the 2x2 convolution
+      ``downsample_layers.i.1`` (no padding, so the bias term is exact).
+
+    Keys of an already fused state dict are left alone. Computed in float64, stored in the input dtype.
+
+    Args:
+        state_dict: tensors keyed as in :class:`ConvNeXt` (with ``prefix``).
+        prefix: e.g. ``'backbone.'`` for a detector's state dict.
+
+    Returns:
+        The same dict, folded.
+    """
+    sd = state_dict
+
+    def pop(key):
+        return sd.pop(prefix + key).double()
+
+    blocks = sorted({k[len(prefix):].rsplit('.norm.weight', 1)[0] for k in sd
+                     if k.startswith(prefix + 'stages.') and k.endswith('.norm.weight')})
+    for block in blocks:
+        w1k, b1k, w2k, b2k = (f'{block}.{n}' for n in ('pwconv1.weight', 'pwconv1.bias', 'pwconv2.weight',
+                                                        'pwconv2.bias'))
+        dtype = sd[prefix + w1k].dtype
+        lw, lb = pop(f'{block}.norm.weight'), pop(f'{block}.norm.bias')
+        w1, b1 = sd[prefix + w1k].double(), sd[prefix + b1k].double()
+        sd[prefix + w1k], sd[prefix + b1k] = (w1 * lw[None, :]).to(dtype), (b1 + w1 @ lb).to(dtype)
+    for block in sorted({k[len(prefix):].rsplit('.grn.bias', 1)[0] for k in sd
+                         if k.startswith(prefix + 'stages.') and k.endswith('.grn.bias')}):
+        beta = pop(f'{block}.grn.bias').reshape(-1)
+        w2k, b2k = f'{prefix}{block}.pwconv2.weight', f'{prefix}{block}.pwconv2.bias'
+        sd[b2k] = (sd[b2k].double() + sd[w2k].double() @ beta).to(sd[b2k].dtype)
+    for block in sorted({k[len(prefix):].rsplit('.gamma', 1)[0] for k in sd
+                         if k.startswith(prefix + 'stages.') and k.endswith('.gamma')}):
+        g = pop(f'{block}.gamma')
+        w2k, b2k = f'{prefix}{block}.pwconv2.weight', f'{prefix}{block}.pwconv2.bias'
+        dtype = sd[w2k].dtype
+        sd[w2k], sd[b2k] = (sd[w2k].double() * g[:, None]).to(dtype), (sd[b2k].double() * g).to(dtype)
+    i = 1
+    while prefix + f'downsample_layers.{i}.1.weight' in sd:
+        if prefix + f'downsample_layers.{i}.0.weight' in sd:
+            lw, lb = pop(f'downsample_layers.{i}.0.weight'), pop(f'downsample_layers.{i}.0.bias')
+            wk, bk = f'{prefix}downsample_layers.{i}.1.weight', f'{prefix}downsample_layers.{i}.1.bias'
+            w, dtype = sd[wk].double(), sd[wk].dtype
+            sd[bk] = (sd[bk].double() + (w * lb[None, :, None, None]).sum(dim=(1, 2, 3))).to(dtype)
+            sd[wk] = (w * lw[None, :, None, None]).to(dtype)
+        i += 1
+    return sd
 
 
 class ConvNeXt(BaseModule):
@@ -130,7 +308,22 @@ class ConvNeXt(BaseModule):
             detection and segmentation.
         frozen_stages: -1 trains everything; 0 freezes the stem; k >= 1 freezes the stem and stages
             0..k-1 with their downsampling layers (no gradient, eval mode).
-        with_cp: activation checkpointing of every block: less memory, about 30% more compute.
+        with_cp: activation checkpointing: ``False``; ``True`` or ``'block'`` (every block: less memory,
+            about 30% more compute); ``'stage'`` (each stage as one segment: only stage inputs are
+            kept, the peak is one stage's activations); or a list of stage indices whose blocks are
+            checkpointed (e.g. ``[0, 1]``, the high-resolution stages that hold most activation memory).
+        channels_last: run in channels-last memory (no permute copies in the blocks); outputs are the
+            same. Default True (faster on CPU and GPU, ``docs/benchmark.md``).
+        contiguous_outputs: return NCHW-contiguous maps (default). mmcv's RoIAlign reads raw memory as
+            NCHW and needs it; segmentation and classification heads of plain convolutions can take
+            channels-last maps and save the copy with ``False``.
+        onednn: CPU float32 inference without gradients uses oneDNN's fused Linear kernels (default
+            True; outputs equal to float32 rounding). Ignored on GPUs, with gradients, under autocast
+            and under ``torch.compile`` (which makes its own fusions).
+        deploy: build the folded structure of :meth:`fuse` (for inference). It loads fused state dicts
+            and folds unfused ones (official, timm, this project's) on load.
+        compile: ``True`` or a dict of ``torch.compile`` options compiles the backbone's forward (train
+            and test); ``False`` (default) runs eagerly.
         init_cfg: ``dict(type='Pretrained', checkpoint=PATH, use_ema=False)`` loads an official,
             timm, mmpretrain or convnext_dense checkpoint through
             :func:`convnext_dense.models.checkpoint.load_pretrained` (strict about the backbone's keys).
@@ -144,9 +337,18 @@ class ConvNeXt(BaseModule):
                  layer_scale_init_value: Optional[float] = None,
                  out_norm: bool = True,
                  frozen_stages: int = -1,
-                 with_cp: bool = False,
+                 with_cp: Union[bool, str, Sequence[int]] = False,
+                 channels_last: bool = True,
+                 contiguous_outputs: bool = True,
+                 onednn: bool = True,
+                 deploy: bool = False,
+                 compile: Union[bool, dict] = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
+        self._kwargs = dict(arch=arch, in_channels=in_channels, out_indices=out_indices,
+                            drop_path_rate=drop_path_rate, layer_scale_init_value=layer_scale_init_value,
+                            out_norm=out_norm, frozen_stages=frozen_stages, with_cp=with_cp,
+                            channels_last=channels_last, contiguous_outputs=contiguous_outputs, onednn=onednn)
         settings = resolve_arch(arch)
         self.arch = arch
         self.depths, self.dims = settings['depths'], settings['dims']
@@ -157,10 +359,19 @@ class ConvNeXt(BaseModule):
                              f'0 (freeze the stem) or 1..{num_stages}')
         if not 0. <= drop_path_rate < 1.:
             raise ValueError(f'ConvNeXt: drop_path_rate={drop_path_rate} must be in [0, 1)')
+        if not isinstance(compile, (bool, dict)):
+            raise ValueError(f'ConvNeXt: compile={compile!r} must be True, False or a dict of torch.compile '
+                             f"options such as dict(mode='max-autotune')")
         if layer_scale_init_value is None:
             layer_scale_init_value = 0. if settings['grn'] else 1e-6
         self.frozen_stages = frozen_stages
         self.with_cp = with_cp
+        self.cp_mode, self.cp_stages = _parse_with_cp(with_cp, num_stages)
+        self.channels_last = channels_last
+        self.contiguous_outputs = contiguous_outputs
+        self.deploy = deploy
+        self.compile_cfg = compile
+        self._compiled = None
 
         self.downsample_layers = nn.ModuleList([nn.Sequential(
             nn.Conv2d(in_channels, self.dims[0], kernel_size=4, stride=4), LayerNorm2d(self.dims[0], eps=1e-6))])
@@ -168,7 +379,7 @@ class ConvNeXt(BaseModule):
         built = self.out_indices[-1] + 1
         for i in range(1, built):
             self.downsample_layers.append(nn.Sequential(
-                LayerNorm2d(self.dims[i - 1], eps=1e-6),
+                LayerNorm2d(self.dims[i - 1], eps=1e-6, elementwise_affine=not deploy),
                 nn.Conv2d(self.dims[i - 1], self.dims[i], kernel_size=2, stride=2)))
 
         total = sum(self.depths)  # linear from 0 to drop_path_rate, as torch.linspace (also on the meta device)
@@ -178,7 +389,7 @@ class ConvNeXt(BaseModule):
             first = sum(self.depths[:i])
             self.stages.append(nn.Sequential(*[
                 Block(dim, drop_path=rates[first + j], layer_scale_init_value=layer_scale_init_value,
-                      grn=settings['grn']) for j in range(depth)]))
+                      grn=settings['grn'], deploy=deploy, onednn=onednn) for j in range(depth)]))
 
         self.out_norm = out_norm
         if out_norm:
@@ -188,6 +399,9 @@ class ConvNeXt(BaseModule):
         # What the backbone emits, declared for necks and tests (timm's ``feature_info`` layout).
         self.feature_info = [dict(num_chs=self.dims[i], reduction=4 * 2 ** i, module=f'stages.{i}')
                              for i in self.out_indices]
+        if channels_last:
+            self.to(memory_format=torch.channels_last)  # the 4-D conv weights, as the activations
+        self._register_load_state_dict_pre_hook(self._fold_unfused_on_load, with_module=False)
         self._freeze_stages()
 
     @staticmethod
@@ -213,7 +427,11 @@ class ConvNeXt(BaseModule):
         return tuple(info['reduction'] for info in self.feature_info)
 
     def init_weights(self):
-        """Truncated-normal init as released, then the pretrained weights if ``init_cfg`` names them."""
+        """Truncated-normal init as released, then the pretrained weights if ``init_cfg`` names them.
+
+        A ``deploy=True`` model loads the (unfused) pretrained file into an unfused twin and takes its
+        folded weights.
+        """
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 trunc_normal_(m.weight, std=.02)
@@ -224,8 +442,48 @@ class ConvNeXt(BaseModule):
                 raise ValueError(f"ConvNeXt: init_cfg={self.init_cfg} is not supported; use "
                                  f"dict(type='Pretrained', checkpoint=PATH) or None")
             from .checkpoint import load_pretrained  # local import: checkpoint.py imports this module
-            load_pretrained(self, init_cfg.pop('checkpoint'), **init_cfg)
+            target = ConvNeXt(**self._kwargs) if self.deploy else self
+            load_pretrained(target, init_cfg.pop('checkpoint'), **init_cfg)
+            if self.deploy:
+                self.load_state_dict(target.state_dict())
         self._is_init = True
+
+    def _fold_unfused_on_load(self, state_dict, prefix, *args):
+        """Load-state-dict pre-hook: a deploy model folds an unfused state dict before loading it."""
+        if self.deploy and any(k.startswith(prefix + 'stages.') and k.endswith(('.norm.weight', '.gamma'))
+                               for k in state_dict):
+            fuse_state_dict(state_dict, prefix)
+
+    @torch.no_grad()
+    def fuse(self) -> 'ConvNeXt':
+        """Fold the inference-time affine maps into the Linear/conv layers, in place; returns ``self``.
+
+        See :func:`fuse_state_dict` for what folds. The fused model gives the unfused outputs (float32
+        rounding: 1e-4 relative, tested) and has the structure of ``ConvNeXt(..., deploy=True)``, so a
+        checkpoint saved from it loads into a model built with ``deploy=True``::
+
+            net = ConvNeXt('tiny').fuse()        # or after loading the unfused weights
+            torch.save(net.state_dict(), 'convnext_t_fused.pth')
+            fused = ConvNeXt('tiny', deploy=True)
+            fused.load_state_dict(torch.load('convnext_t_fused.pth'))    # unfused files fold on load
+
+        Training a fused model trains another parameterisation (no LayerNorm affine, no layer scale).
+        """
+        if self.deploy:
+            return self
+        state = self.state_dict()
+        for i in range(1, len(self.downsample_layers)):
+            self.downsample_layers[i][0] = LayerNorm2d(self.dims[i - 1], eps=1e-6, elementwise_affine=False)
+        for stage in self.stages:
+            for block in stage:
+                block.norm = LayerNorm(block.norm.normalized_shape, eps=block.norm.eps, elementwise_affine=False)
+                block.gamma = None
+                if isinstance(block.grn, GRN):
+                    block.grn.bias = None
+        self.deploy = True
+        self.load_state_dict(state)  # folded by the pre-hook
+        self._compiled = None
+        return self
 
     def _freeze_stages(self):
         frozen = list(self.downsample_layers[:self.frozen_stages + 1] if self.frozen_stages >= 0 else [])
@@ -240,22 +498,34 @@ class ConvNeXt(BaseModule):
         self._freeze_stages()
         return self
 
-    def _run_stage(self, stage: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-        if self.with_cp and x.requires_grad:
+    def _run_stage(self, i: int, stage: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+        if self.cp_mode is not None and i in self.cp_stages and x.requires_grad and torch.is_grad_enabled():
+            if self.cp_mode == 'stage':
+                return cp.checkpoint(stage, x, use_reentrant=False)
             for block in stage:
                 x = cp.checkpoint(block, x, use_reentrant=False)
             return x
         return stage(x)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        outs = []
+        if self.compile_cfg and not torch.compiler.is_compiling():
+            if self._compiled is None:
+                options = {} if self.compile_cfg is True else dict(self.compile_cfg)
+                self._compiled = torch.compile(self._forward, **options)
+            return self._compiled(x)
+        return self._forward(x)
+
+    def _forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        outs: List[torch.Tensor] = []
         for i, (downsample, stage) in enumerate(zip(self.downsample_layers, self.stages)):
-            x = self._run_stage(stage, downsample(x))
+            x = self._run_stage(i, stage, downsample(x))
             if i in self.out_indices:
                 out = getattr(self, f'norm{i}')(x) if self.out_norm else x
-                # timm's LayerNorm2d (permute, layer_norm, permute back) leaves the maps channels-last in
-                # memory, and the convolutions after it keep that layout (FPN outputs included). mmcv's
-                # RoIAlign indexes raw memory as NCHW without checking: on such maps it pools scrambled
-                # features, and Mask R-CNN cannot learn to classify (tests/test_models/test_convnext.py).
-                outs.append(out.contiguous())
+                # Channels-last maps (from channels_last=True, or from LayerNorm2d's permutes) would be
+                # read wrongly by mmcv's RoIAlign, which indexes raw memory as NCHW without checking: it
+                # pools scrambled features and Mask R-CNN cannot learn to classify
+                # (tests/test_models/test_convnext.py). Hence NCHW-contiguous outputs by default.
+                outs.append(out.contiguous() if self.contiguous_outputs else out)
         return tuple(outs)
