@@ -51,7 +51,8 @@ step "OpenMMLab, timm and the rest (pinned through requirements.txt)"
 "${PIP[@]}" install -q -c "$REQ" \
   "mmengine==$(pin mmengine)" "mmdet==$(pin mmdet)" "mmsegmentation==$(pin mmsegmentation)" \
   "timm==$(pin timm)" "pycocotools==$(pin pycocotools)" "opencv-python==$(pin opencv-python)" \
-  ftfy regex matplotlib scipy shapely terminaltables prettytable addict yapf pytest ruff
+  ftfy regex matplotlib scipy shapely terminaltables prettytable addict yapf pytest ruff \
+  "mmpretrain==$(pin mmpretrain)"  # tests only: its ConvNeXt writes real mmpretrain-layout checkpoints
 
 torch_tag="$("$PY" -c 'import sys, torch; print(f"torch{torch.__version__}-py{sys.version_info[0]}{sys.version_info[1]}")')"
 ops_tag=$([[ $want_cuda == 1 ]] && echo cuda-ops || echo cpu-ops)

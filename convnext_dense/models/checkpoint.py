@@ -10,8 +10,18 @@ downsample_layers.i.{0,1}     stages.i.downsample.{0,1}         downsample_layer
 stages.i.j.dwconv             stages.i.blocks.j.conv_dw         stages.i.j.depthwise_conv
 stages.i.j.pwconv1 / 2        stages.i.blocks.j.mlp.fc1 / fc2   stages.i.j.pointwise_conv1 / 2
 stages.i.j.grn.weight / bias  stages.i.blocks.j.mlp.grn.*       stages.i.j.grn.gamma / beta
-norm (final), head            head.norm, head.fc                norm3, head.fc
+norm (final), head            head.norm, head.fc                norm3 (classifier), head.fc
+norm0..norm3 (dense outputs)  --                                norm0..norm3 (dense backbone)
 ============================  ================================  ===============================
+
+The name ``norm3`` means two things. In the authors' detection and segmentation checkpoints, in this
+project's and in mmpretrain's dense backbones (``out_indices=(0, 1, 2, 3)``,
+``gap_before_final_norm=False``, as mmdet's own ConvNeXt configs build it), ``norm0..norm3`` are the
+output norms of the four stages, and they load as such. In an mmpretrain *classifier* (its default
+``out_indices=-1``, ``gap_before_final_norm=True``) the lone ``norm3`` is the final norm after global
+pooling, the authors' ``norm``: a ``norm3`` with no ``norm0``/``norm1``/``norm2`` beside it in an
+mmpretrain-layout file (``depthwise_conv`` keys) is read as that final norm, which dense models do not
+use (the authors start their output norms fresh).
 
 FB's V2 GRN parameters are ``grn.gamma`` / ``grn.beta`` of shape (1, 1, 1, C); ours are (C,).
 timm's small models (``conv_mlp=True``: V2 atto..nano) hold the pointwise layers as 1x1 convolutions,
@@ -48,13 +58,13 @@ _RENAMES: List[Tuple[str, str]] = [
     (r'\.depthwise_conv\.', '.dwconv.'),
     (r'\.pointwise_conv1\.', '.pwconv1.'),
     (r'\.pointwise_conv2\.', '.pwconv2.'),
-    (r'^norm3\.', 'norm.'),
     # FB V2 and mmpretrain GRN
     (r'\.grn\.gamma$', '.grn.weight'),
     (r'\.grn\.beta$', '.grn.bias'),
 ]
 _RENAMES_COMPILED = [(re.compile(p), r) for p, r in _RENAMES]
 _BODY_KEY = re.compile(r'^(downsample_layers|stages)\.')
+_OUT_NORM_KEY = re.compile(r'^norm(\d+)\.')
 _AVERAGING_COUNTERS = ('steps', 'n_averaged')  # mmengine's BaseAveragedModel buffers
 
 
@@ -86,16 +96,25 @@ def convert_state_dict(state_dict: Mapping[str, torch.Tensor]) -> 'OrderedDict[s
         state_dict = {k[len('backbone.'):] if k.startswith('backbone.') else k: v
                       for k, v in state_dict.items()
                       if k.startswith(('backbone.', 'head.norm.', 'head.fc.'))}
+    classifier_norm3 = _is_mmpretrain_classifier(state_dict)
     out = OrderedDict()
     for key, value in state_dict.items():
         for pattern, repl in _RENAMES_COMPILED:
             key = pattern.sub(repl, key)
+        if classifier_norm3 and key.startswith('norm3.'):
+            key = 'norm.' + key[len('norm3.'):]
         if key.endswith(('.grn.weight', '.grn.bias')) and value.dim() == 4:
             value = value.reshape(-1)  # FB V2 keeps (1, 1, 1, C)
         elif key.endswith(('.pwconv1.weight', '.pwconv2.weight')) and value.dim() == 4:
             value = value.flatten(1)  # timm conv_mlp: a 1x1 conv, (out, in, 1, 1)
         out[key] = value
     return out
+
+
+def _is_mmpretrain_classifier(state_dict: Mapping[str, torch.Tensor]) -> bool:
+    """True for mmpretrain's classifier layout, whose only ``norm{i}`` is the final norm ``norm3``."""
+    out_norms = {int(m.group(1)) for m in map(_OUT_NORM_KEY.match, state_dict) if m}
+    return out_norms == {3} and any('.depthwise_conv.' in k for k in state_dict)
 
 
 def infer_arch(state_dict: Mapping[str, torch.Tensor]) -> Optional[dict]:
@@ -208,17 +227,28 @@ def load_pretrained(model: torch.nn.Module, filename: str, use_ema: bool = False
     missing_body = [k for k in missing if _BODY_KEY.match(k)]
     mismatched = [f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'
                   for k in own if k in state and state[k].shape != own[k].shape]
-    if missing_body or mismatched:
-        problem = []
-        if missing_body:
-            problem.append(f'{len(missing_body)} backbone weights are missing: {_short(missing_body)}')
-        if mismatched:
-            problem.append(f'{len(mismatched)} weights have other shapes: {_short(mismatched, 4)}')
-        model_arch = dict(depths=tuple(model.depths), dims=tuple(model.dims),
-                          grn=any('.grn.' in k for k in own))
+    file_arch = infer_arch(state)
+    model_arch = dict(depths=tuple(model.depths), dims=tuple(model.dims), grn=any('.grn.' in k for k in own))
+    problem = []
+    if missing_body:
+        problem.append(f'{len(missing_body)} backbone weights are missing: {_short(missing_body)}')
+    if mismatched:
+        problem.append(f'{len(mismatched)} weights have other shapes: {_short(mismatched, 4)}')
+    if not problem and file_arch is not None:
+        # Every weight the model has is there: the file may still be a larger model (more blocks in a
+        # stage, GRN where the model has none), whose extra weights would otherwise only be "unused".
+        built = len(model.stages)
+        for name in ('depths', 'dims'):
+            if file_arch[name][:built] != model_arch[name][:built]:
+                problem.append(f'its stages have {name} {file_arch[name][:built]}, the model\'s '
+                               f'{model_arch[name][:built]}')
+        if file_arch['grn'] != model_arch['grn']:
+            problem.append('it has GRN layers (ConvNeXt V2) and the model has none' if file_arch['grn'] else
+                           'the model has GRN layers (ConvNeXt V2) and the file has none')
+    if problem:
         raise ValueError(
-            f'Checkpoint {filename!r} does not fit this ConvNeXt. ' + '; '.join(problem) +
-            f'. The file holds {_describe(infer_arch(state))}; the model is {_describe(model_arch)}. '
+            f'Checkpoint {filename!r} does not fit this ConvNeXt: ' + '; '.join(problem) +
+            f'. The file holds {_describe(file_arch)}; the model is {_describe(model_arch)}. '
             f"Set model.backbone.arch to the file's arch, or use the checkpoint made for this size.")
     unexpected = [k for k in state if k not in own]
     model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
