@@ -4,4 +4,4 @@
 _base_ = './cascade_convnext_t_3x.py'
 
 model = dict(backbone=dict(arch='v2-tiny', layer_scale_init_value=0.,
-                           init_cfg=dict(checkpoint='checkpoints/convnextv2_tiny_1k_224_ema.pth')))
+                           init_cfg=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnextv2/im1k/convnextv2_tiny_1k_224_ema.pt')))

@@ -2,4 +2,4 @@
 _base_ = './mask_rcnn_swin_t_3x.py'
 
 model = dict(backbone=dict(depths=[2, 2, 18, 2],
-                           init_cfg=dict(checkpoint='checkpoints/swin_small_patch4_window7_224.pth')))
+                           init_cfg=dict(checkpoint='https://github.com/SwinTransformer/storage/releases/download/v1.0.0/swin_small_patch4_window7_224.pth')))

@@ -6,7 +6,6 @@ _base_ = [
 model = dict(
     backbone=dict(
         arch='base',
-        # https://dl.fbaipublicfiles.com/convnext/convnext_base_1k_224.pth
-        init_cfg=dict(checkpoint='checkpoints/convnext_base_1k_224.pth')),
+        init_cfg=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnext_base_1k_224.pth')),
     decode_head=dict(in_channels=[128, 256, 512, 1024]),
     auxiliary_head=dict(in_channels=512))

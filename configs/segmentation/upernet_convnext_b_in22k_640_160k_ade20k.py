@@ -9,8 +9,7 @@ model = dict(
     data_preprocessor=dict(size=crop_size),
     backbone=dict(
         arch='base',
-        # https://dl.fbaipublicfiles.com/convnext/convnext_base_22k_224.pth
-        init_cfg=dict(checkpoint='checkpoints/convnext_base_22k_224.pth')),
+        init_cfg=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnext_base_22k_224.pth')),
     decode_head=dict(in_channels=[128, 256, 512, 1024]),
     auxiliary_head=dict(in_channels=512),
     test_cfg=dict(crop_size=crop_size, stride=(426, 426)))

@@ -7,5 +7,4 @@ model = dict(
     backbone=dict(
         arch='small',
         drop_path_rate=0.3,
-        # https://dl.fbaipublicfiles.com/convnext/convnext_small_1k_224.pth
-        init_cfg=dict(checkpoint='checkpoints/convnext_small_1k_224.pth')))
+        init_cfg=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnext_small_1k_224.pth')))

@@ -29,9 +29,8 @@ model = dict(
         use_abs_pos_embed=False,
         act_cfg=dict(type='GELU'),
         norm_cfg=dict(type='LN', requires_grad=True),
-        # mmseg's converted weights:
-        # https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_tiny_patch4_window7_224_20220317-1cdeb081.pth
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/swin_tiny_patch4_window7_224_20220317-1cdeb081.pth')))
+        # mmseg's converted copy of the Swin authors' weights, as mmseg's configs/swin use
+        init_cfg=dict(type='Pretrained', checkpoint='https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_tiny_patch4_window7_224_20220317-1cdeb081.pth')))
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',

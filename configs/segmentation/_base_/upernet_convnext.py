@@ -21,8 +21,8 @@ model = dict(
         out_indices=(0, 1, 2, 3),
         drop_path_rate=0.4,
         layer_scale_init_value=1.0,
-        # ImageNet-1K, non-EMA weights as released: https://dl.fbaipublicfiles.com/convnext/convnext_tiny_1k_224.pth
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/convnext_tiny_1k_224.pth')),
+        # the authors' ImageNet-1K non-EMA weights, downloaded once to torch hub's cache (docs/pretrained_weights.md)
+        init_cfg=dict(type='Pretrained', checkpoint='https://dl.fbaipublicfiles.com/convnext/convnext_tiny_1k_224.pth')),
     decode_head=dict(
         type='UPerHead',
         in_channels=[96, 192, 384, 768],

@@ -12,7 +12,7 @@ model = dict(
         out_indices=(0, 1, 2, 3),
         drop_path_rate=0.4,
         layer_scale_init_value=1.0,
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/convnext_tiny_1k_224.pth')),
+        init_cfg=dict(type='Pretrained', checkpoint='https://dl.fbaipublicfiles.com/convnext/convnext_tiny_1k_224.pth')),
     neck=dict(in_channels=[96, 192, 384, 768]),
     # One head definition, three stages that differ only in the box coder's target stds.
     roi_head=dict(bbox_head=[

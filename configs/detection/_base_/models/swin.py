@@ -24,7 +24,7 @@ swin_t_backbone = dict(
     out_indices=(0, 1, 2, 3),
     with_cp=False,
     convert_weights=True,  # the authors' checkpoint layout -> mmdet's
-    init_cfg=dict(type='Pretrained', checkpoint='checkpoints/swin_tiny_patch4_window7_224.pth'))
+    init_cfg=dict(type='Pretrained', checkpoint='https://github.com/SwinTransformer/storage/releases/download/v1.0.0/swin_tiny_patch4_window7_224.pth'))
 
 # Swin's own recipe differs from ConvNeXt's: lr 1e-4 for both Mask R-CNN and Cascade, no layer-wise
 # decay, and no weight decay on position tables and norms (mmdet's swin configs). AMP as in mmdet's

@@ -1,0 +1,79 @@
+"""Download the ImageNet weights that configs start from, ahead of time (e.g. before going offline).
+
+    python tools/download_weights.py configs/detection/cascade_convnext_t_3x.py [CONFIG ...]
+    python tools/download_weights.py --name convnext_tiny_1k_224 [--name ...]
+    python tools/download_weights.py --list
+    python tools/download_weights.py CONFIG --out-dir /shared/weights
+
+Files go to torch hub's cache, ``$TORCH_HOME/hub/checkpoints`` (default ``~/.cache/torch/hub/checkpoints``),
+where a run that names the URL finds them without network access; files already there are not
+downloaded again. With ``--out-dir`` they go to that folder instead, and the tool prints the
+``--cfg-options model.backbone.init_cfg.checkpoint=...`` that points a config at them.
+Downloads are atomic: an interrupted one leaves nothing behind. See docs/pretrained_weights.md.
+"""
+import argparse
+import difflib
+import os.path as osp
+import sys
+
+from mmengine.config import Config
+
+from convnext_dense.models import weights as W
+
+
+def print_table() -> None:
+    print(f'{"name":34} {"arch":9} {"data":26} {"res":>4} {"top-1":>6}  url')
+    for w in W.RELEASED_WEIGHTS.values():
+        top1 = f'{w.top1:.1f}' if w.top1 is not None else '-'
+        note = '' if w.loadable else '  (FCMAE encoder: needs the V2 repo key remapping)'
+        print(f'{w.name:34} {w.arch:9} {w.data:26} {w.resolution:>4} {top1:>6}  {w.url}{note}')
+    print(f'\ncache: {W.cache_dir()}')
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('configs', nargs='*', help='config files whose init_cfg checkpoints to download')
+    parser.add_argument('--name', action='append', default=[],
+                        help='a released checkpoint by name (see --list), e.g. convnext_tiny_1k_224; repeatable')
+    parser.add_argument('--list', action='store_true', help='print the table of released weights and exit')
+    parser.add_argument('--out-dir', help=f'download here instead of the cache ({W.cache_dir()})')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+    args = parser.parse_args(argv)
+
+    if args.list:
+        print_table()
+        return 0
+    if not args.configs and not args.name:
+        parser.error('give one or more configs, --name NAME or --list')
+
+    wanted = []  # (option key, url)
+    for name in args.name:
+        entry = W.released(name)
+        if entry is None:
+            close = difflib.get_close_matches(name, list(W.RELEASED_WEIGHTS), n=5, cutoff=0.6)
+            parser.error(f'{name!r} is not a released checkpoint name. Close names: {", ".join(close) or "none"}; '
+                         f'--list prints them all.')
+        wanted.append(('model.backbone.init_cfg.checkpoint', entry.url))
+    for path in args.configs:
+        if not osp.isfile(path):
+            parser.error(f'config {path!r} does not exist')
+        found = W.config_checkpoints(Config.fromfile(path))
+        if not found:
+            print(f'{path}: no http(s) checkpoint in its model, nothing to download')
+        wanted += [(key, url) for key, url in found if url not in [u for _, u in wanted]]
+
+    for key, url in wanted:
+        try:
+            path = W.fetch(url, out_dir=args.out_dir, progress=not args.no_progress)
+        except W.WeightsDownloadError as e:
+            print(f'error: {e}', file=sys.stderr)
+            return 1
+        entry = W.released(url)
+        print(f'{path}  ({entry.name}, {entry.arch}, {entry.data})' if entry else path)
+        if args.out_dir:
+            print(f'  use it with: --cfg-options {key}={osp.abspath(path)}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
