@@ -160,6 +160,8 @@ def read_checkpoint(filename: str, map_location='cpu', use_ema: bool = False) ->
 
     Raises:
         FileNotFoundError: the path does not exist (the message says how to get and convert weights).
+        convnext_dense.models.weights.WeightsDownloadError: an http(s) URL that is not cached and cannot
+            be downloaded (the message names the URL, the cache file and the offline option).
         ValueError: the file is not a checkpoint, or it has no EMA weights when they are asked for.
     """
     from mmengine.runner.checkpoint import CheckpointLoader
@@ -171,11 +173,15 @@ def read_checkpoint(filename: str, map_location='cpu', use_ema: bool = False) ->
             f'checkpoint of configs/classification), or point the config at it: '
             f'--cfg-options model.backbone.init_cfg.checkpoint=PATH. Any of these layouts loads as it is; '
             f'tools/convert_checkpoint.py IN OUT writes it in this project\'s layout offline.')
-    try:
-        ckpt = CheckpointLoader.load_checkpoint(filename, map_location=map_location)
-    except Exception as e:  # torch.load raises many types for a file that is not a checkpoint
-        raise ValueError(f'{filename!r} is not a readable PyTorch checkpoint ({type(e).__name__}: {e}). '
-                         f'Expected a .pth file saved with torch.save.') from e
+    from .weights import is_url, load_url_checkpoint
+    if is_url(filename):  # downloaded once into torch hub's cache, read with weights_only=True (weights.py)
+        ckpt = load_url_checkpoint(filename, map_location=map_location)
+    else:
+        try:
+            ckpt = CheckpointLoader.load_checkpoint(filename, map_location=map_location)
+        except Exception as e:  # torch.load raises many types for a file that is not a checkpoint
+            raise ValueError(f'{filename!r} is not a readable PyTorch checkpoint ({type(e).__name__}: {e}). '
+                             f'Expected a .pth file saved with torch.save.') from e
     if not isinstance(ckpt, dict):
         raise ValueError(f'{filename!r} holds a {type(ckpt).__name__}, not a checkpoint dict')
     if use_ema:
