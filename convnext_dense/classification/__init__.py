@@ -6,6 +6,7 @@ Registers in mmengine's root registries (configs use ``default_scope='mmengine'`
 * ``DATASETS``: :class:`ImageFolderDataset`
 * ``METRICS``: :class:`TopKAccuracy`
 * ``HOOKS``: :class:`UnswappedEMAHook`
+* ``OPTIM_WRAPPER_CONSTRUCTORS``: :class:`ClsLayerDecayOptimWrapperConstructor` (fine-tuning)
 
 The classifier's ``backbone.*`` weights load into the dense backbone of the detection and
 segmentation configs with :func:`convnext_dense.models.load_pretrained`. See docs/classification.md.
@@ -15,7 +16,9 @@ from .data_preprocessor import ClsDataPreprocessor
 from .dataset import ImageFolderDataset
 from .ema import UnswappedEMAHook
 from .metric import TopKAccuracy
+from .optim import ClsLayerDecayOptimWrapperConstructor
 from .synthetic import SHAPES, generate_imagefolder
 
-__all__ = ['ClsDataPreprocessor', 'ClsHead', 'ConvNeXtClassifier', 'ImageFolderDataset', 'SHAPES', 'TopKAccuracy',
-           'UnswappedEMAHook', 'generate_imagefolder', 'to_classifier_state_dict']
+__all__ = ['ClsDataPreprocessor', 'ClsHead', 'ClsLayerDecayOptimWrapperConstructor', 'ConvNeXtClassifier',
+           'ImageFolderDataset', 'SHAPES', 'TopKAccuracy', 'UnswappedEMAHook', 'generate_imagefolder',
+           'to_classifier_state_dict']

@@ -18,6 +18,7 @@ from typing import List, Mapping, Optional, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.registry import MODELS
 from mmengine.structures import BaseDataElement
@@ -76,6 +77,14 @@ class ConvNeXtClassifier(BaseModel):
         head_drop_rate: dropout before the classifier.
         label_smoothing: smoothing of the hard-label loss, used when the batch carries no Mixup soft
             targets (with Mixup the smoothing is Mixup's ``label_smoothing``).
+        finetune: start from a released or earlier classifier checkpoint (the release's ``--finetune``):
+            ``dict(checkpoint=PATH_OR_URL, use_ema=False, keep_head=True)``, loaded by
+            :meth:`init_weights`. Every backbone weight must be in the file (any layout
+            :func:`convnext_dense.models.convert_state_dict` reads: FB, timm, mmpretrain, this
+            project's); the final norm (``head.norm``) is loaded when present. The classifier
+            ``head.fc`` is loaded only when ``keep_head`` and its shape fits (the V1 release keeps a
+            1K head for 224 -> 384 fine-tuning and drops a 22K head for 22K -> 1K); otherwise it keeps
+            its fresh ``head_init_scale`` init (the V2 release always re-initialises it).
         data_preprocessor: config of the data preprocessor; by default
             ``dict(type='ClsDataPreprocessor')`` (normalisation only). Its ``num_classes`` is filled in
             from ``num_classes``.
@@ -98,6 +107,7 @@ class ConvNeXtClassifier(BaseModel):
                  head_init_scale: float = 1.0,
                  head_drop_rate: float = 0.,
                  label_smoothing: float = 0.1,
+                 finetune: Optional[dict] = None,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[dict] = None):
         if not isinstance(num_classes, int) or num_classes < 1:
@@ -124,6 +134,7 @@ class ConvNeXtClassifier(BaseModel):
         self.head = ClsHead(self.backbone.out_channels[-1], num_classes, init_scale=head_init_scale,
                             drop_rate=head_drop_rate)
         self.label_smoothing = label_smoothing
+        self.finetune = self._check_finetune(finetune)
         self.soft_loss = SoftTargetCrossEntropy()
         self.hard_loss = (LabelSmoothingCrossEntropy(label_smoothing) if label_smoothing > 0
                           else nn.CrossEntropyLoss())
@@ -141,11 +152,63 @@ class ConvNeXtClassifier(BaseModel):
             raise ValueError('ConvNeXtClassifier: backbone out_norm must be False; the released final norm is the '
                              "classifier's head.norm, and norm{i} is reserved for detection/segmentation")
 
+    @staticmethod
+    def _check_finetune(finetune: Optional[dict]) -> Optional[dict]:
+        if finetune is None:
+            return None
+        finetune = dict(finetune)
+        unknown = sorted(set(finetune) - {'checkpoint', 'use_ema', 'keep_head'})
+        if unknown or not isinstance(finetune.get('checkpoint'), str):
+            raise ValueError(f'ConvNeXtClassifier: finetune={finetune!r}; give dict(checkpoint=PATH_OR_URL, '
+                             f'use_ema=False, keep_head=True)')
+        finetune.setdefault('use_ema', False)
+        finetune.setdefault('keep_head', True)
+        return finetune
+
     def init_weights(self):
-        """The backbone's own init (and its ``init_cfg``), the head's truncated-normal init, then ``init_cfg``."""
-        if not self._is_init:
+        """Head init (``head_init_scale``), the backbone's own init, ``init_cfg``, then the ``finetune`` checkpoint."""
+        first = not self._is_init
+        if first:
             self.head.reset_parameters()
         super().init_weights()
+        if first and self.finetune is not None:
+            self.load_finetune_checkpoint(**self.finetune)
+
+    def load_finetune_checkpoint(self, checkpoint: str, use_ema: bool = False, keep_head: bool = True) -> dict:
+        """Load a classifier checkpoint of any released layout for fine-tuning; see ``finetune`` in the class doc.
+
+        Returns:
+            ``dict(loaded=[...], head_from_init=[...], unused=[...])``: the keys taken from the file, the
+            ``head.*`` keys left at their init, and the file's keys this model does not have.
+
+        Raises:
+            ValueError: a backbone weight is missing or has another shape (names the keys and both archs).
+        """
+        from ..models.checkpoint import _describe, infer_arch, read_checkpoint
+        state = to_classifier_state_dict(read_checkpoint(checkpoint, use_ema=use_ema))
+        own = self.state_dict()
+        head_from_init = [k for k in own if k.startswith('head.') and (
+            k not in state or state[k].shape != own[k].shape or (k.startswith('head.fc.') and not keep_head))]
+        body = [k for k in own if not k.startswith('head.')]
+        missing = [k for k in body if k not in state]
+        mismatched = [f'{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'
+                      for k in body if k in state and state[k].shape != own[k].shape]
+        if missing or mismatched:
+            file_arch = infer_arch({k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')})
+            model_arch = infer_arch({k[len('backbone.'):]: v for k, v in own.items() if k.startswith('backbone.')})
+            raise ValueError(
+                f'ConvNeXtClassifier: fine-tuning checkpoint {checkpoint!r} does not fit: missing {missing[:6]}'
+                f'{" ..." if len(missing) > 6 else ""}, other shapes {mismatched[:3]}. The file holds '
+                f'{_describe(file_arch)}; the model is {_describe(model_arch)}. Set model.backbone.arch to the '
+                f"file's size. (V2 FCMAE pre-training files, encoder.* with sparse kernels, need the V2 "
+                f"repository's key remapping first.)")
+        loaded = [k for k in own if k not in head_from_init]
+        self.load_state_dict({k: state[k] for k in loaded}, strict=False)
+        unused = [k for k in state if k not in own]
+        print_log(f'ConvNeXtClassifier: fine-tuning from {checkpoint}{" (EMA)" if use_ema else ""}: loaded '
+                  f'{len(loaded)} tensors; kept at init: {head_from_init or "none"}; unused: {unused or "none"}',
+                  logger='current')
+        return dict(loaded=loaded, head_from_init=head_from_init, unused=unused)
 
     def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
         """The last stage of the backbone, (N, C, H/32, W/32), before any norm."""

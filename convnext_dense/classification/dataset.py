@@ -61,6 +61,10 @@ class ImageFolderDataset(BaseDataset):
             :class:`~convnext_dense.classification.ClsDataPreprocessor` instead.
         classes: the class names in label order. By default the sorted sub-folder names; give them to
             require exactly these folders (e.g. the training classes for a validation split).
+        ann_file: a list file instead of scanning the folders (ImageNet-21K has 14M images in 21841
+            folders; mmpretrain's ``meta/train.txt`` format): one ``<path relative to the split folder>
+            <integer label>`` per line, e.g. ``n00004475/n00004475_10.JPEG 0``. Relative to
+            ``data_root``. With it, ``classes`` is optional (labels are checked against it when given).
         **kwargs: passed to :class:`~mmengine.dataset.BaseDataset` (``indices``, ``lazy_init``,
             ``serialize_data``, ``test_mode``, ``max_refetch``).
 
@@ -85,6 +89,7 @@ class ImageFolderDataset(BaseDataset):
                  split: str = 'train',
                  transform: Optional[dict] = None,
                  classes: Optional[Sequence[str]] = None,
+                 ann_file: str = '',
                  **kwargs):
         transform = dict(transform or {})
         misplaced = sorted(_PREPROCESSOR_KEYS & set(transform))
@@ -100,12 +105,14 @@ class ImageFolderDataset(BaseDataset):
         self.transform_cfg = transform
         self.transform = _allow_zero_bit_posterize(create_transform(**transform, use_prefetcher=True))
         metainfo = dict(classes=tuple(classes)) if classes is not None else None
-        super().__init__(ann_file='', metainfo=metainfo, data_root=data_root, data_prefix=dict(img_path=split),
+        super().__init__(ann_file=ann_file, metainfo=metainfo, data_root=data_root, data_prefix=dict(img_path=split),
                          **kwargs)
 
     def load_data_list(self) -> List[dict]:
-        """Scan ``<data_root>/<split>/<class>/`` for images; check folders and classes."""
+        """Scan ``<data_root>/<split>/<class>/`` for images (or read ``ann_file``); check folders and classes."""
         root = self.data_prefix['img_path']
+        if self.ann_file:
+            return self._load_ann_file(root)
         if not osp.isdir(root):
             raise FileNotFoundError(
                 f'ImageFolderDataset: image folder {root!r} does not exist. Expected the ImageNet layout '
@@ -133,6 +140,29 @@ class ImageFolderDataset(BaseDataset):
                 raise ValueError(f'ImageFolderDataset: class folder {folder!r} holds no images '
                                  f'({", ".join(IMG_EXTENSIONS)}); add images or remove the folder.')
             data_list += [dict(img_path=osp.join(folder, f), gt_label=label) for f in files]
+        return data_list
+
+    def _load_ann_file(self, root: str) -> List[dict]:
+        if not osp.isfile(self.ann_file):
+            raise FileNotFoundError(f'ImageFolderDataset: ann_file {self.ann_file!r} does not exist; it lists '
+                                    f'"<path under {root}> <label>" per line (or drop ann_file to scan the folders)')
+        classes = self._metainfo.get('classes')
+        data_list = []
+        with open(self.ann_file) as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                parts = line.rsplit(maxsplit=1)
+                if len(parts) != 2 or not parts[1].isdigit():
+                    raise ValueError(f'ImageFolderDataset: {self.ann_file}:{number}: {line.strip()!r} is not '
+                                     f'"<relative image path> <integer label>"')
+                label = int(parts[1])
+                if classes is not None and label >= len(classes):
+                    raise ValueError(f'ImageFolderDataset: {self.ann_file}:{number}: label {label} but only '
+                                     f'{len(classes)} classes are given')
+                data_list.append(dict(img_path=osp.join(root, parts[0].strip()), gt_label=label))
+        if not data_list:
+            raise ValueError(f'ImageFolderDataset: ann_file {self.ann_file!r} lists no images')
         return data_list
 
     def prepare_data(self, idx: int) -> dict:

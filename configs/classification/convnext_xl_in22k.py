@@ -1,0 +1,4 @@
+# ConvNeXt-XL pre-training on ImageNet-22K: the B recipe, drop path 0.2 (TRAINING.md).
+_base_ = './convnext_b_in22k.py'
+
+model = dict(backbone=dict(arch='xlarge', drop_path_rate=0.2))
