@@ -1,5 +1,17 @@
-"""Compare trained detectors or segmentors: accuracy and train time from their logs, plus parameters,
-inference speed and peak memory measured here, written as one markdown table.
+"""The one benchmark command: backbones and whole models, fairly timed; or trained models from their logs.
+
+Backbones and whole models (``convnext_dense/benchmark.py`` does the measuring; interleaved rounds in one
+process, median and spread, equal-output check, GFLOPs, params, peak memory; writes markdown, JSON, PNG):
+
+    python tools/benchmark.py --models timm:nchw timm convnext convnext-fused swin --batch 8 --size 224 224 --out b
+    python tools/benchmark.py --models timm convnext --compile off on --channels-last off on --dtypes fp32 bf16
+    python tools/benchmark.py --models config:configs/detection/cascade_convnext_t_3x.py \
+        config:configs/detection/cascade_swin_t_3x.py --size 800 1280 --batch 1 --rounds 2 --warmup 1
+    python tools/benchmark.py --scaling --models convnext timm swin --out docs/scaling   # PNGs vs size, batch
+    python tools/benchmark.py --models convnext timm --depths 1 1 1 1 --dims 8 16 32 64   # a tiny model
+
+Trained models (positional configs): accuracy and train time from their logs, plus parameters,
+inference speed and peak memory measured here, written as one markdown table:
 
     python tools/benchmark.py configs/detection/demo/cascade_convnext_demo.py \
         configs/detection/demo/cascade_swin_demo.py \
@@ -41,19 +53,46 @@ _LOG_TIME = re.compile(r'^(\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2})')
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('configs', nargs='+', help='config files')
+    parser.add_argument('configs', nargs='*', help='trained-model report: config files (see above)')
+    new = parser.add_argument_group('backbones and whole models (convnext_dense/benchmark.py)')
+    new.add_argument('--models', nargs='+', default=None,
+                     help='convnext, convnext-fused, convnext-ref, timm, swin, config:PATH (default with --scaling: '
+                          'convnext timm swin); a backbone ending in :nchw or :cl has that layout whatever '
+                          '--channels-last says')
+    new.add_argument('--depths', type=int, nargs='+', default=None, help='ConvNeXt depths (default ConvNeXt-T)')
+    new.add_argument('--dims', type=int, nargs='+', default=None, help='ConvNeXt widths (default ConvNeXt-T)')
+    new.add_argument('--batch', type=int, default=8, help='inference and training batch (default: %(default)s)')
+    new.add_argument('--size', type=int, nargs=2, default=(224, 224), metavar=('H', 'W'))
+    new.add_argument('--dtypes', nargs='+', default=['fp32'], choices=['fp32', 'bf16', 'fp16', 'all'],
+                     help="autocast dtypes; 'all' = those the device supports (default: fp32)")
+    new.add_argument('--channels-last', nargs='+', default=['on'], choices=['on', 'off'],
+                     help='memory format(s) to time (default: on, what the configs use)')
+    new.add_argument('--compile', nargs='+', default=['off'], choices=['on', 'off'], help='torch.compile off/on')
+    new.add_argument('--tasks', nargs='+', default=['infer', 'latency', 'train'],
+                     choices=['infer', 'latency', 'train'])
+    new.add_argument('--rounds', type=int, default=5, help='interleaved timed rounds (default: %(default)s)')
+    new.add_argument('--no-memory', action='store_true', help='skip the peak-memory subprocesses')
+    new.add_argument('--scaling', action='store_true', help='images/s and memory vs input size and batch size')
+    new.add_argument('--scaling-sizes', type=int, nargs='+', default=[224, 384, 512, 768, 1024])
+    new.add_argument('--scaling-batches', type=int, nargs='+', default=[1, 2, 4, 8, 16])
     parser.add_argument('--checkpoints', nargs='+', default=None,
                         help="one per config: a .pth, 'latest' (newest .pth in its work dir) or 'none'")
     parser.add_argument('--work-dirs', nargs='+', default=None,
                         help='one per config: where it was trained (default work_dirs/<config name>)')
     parser.add_argument('--names', nargs='+', default=None, help='row titles (default: config names)')
     parser.add_argument('--num-images', type=int, default=50, help='timed images (default: %(default)s)')
-    parser.add_argument('--warmup', type=int, default=5, help='untimed images first (default: %(default)s)')
+    parser.add_argument('--warmup', type=int, default=None,
+                        help='untimed calls first (default: 5 images for trained configs, 2 calls per variant)')
     parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda' (default: %(default)s)")
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch default)')
-    parser.add_argument('--out', default=None, help='write the markdown table here as well')
+    parser.add_argument('--out', default=None, help='trained-model report: write the markdown table here; '
+                        'backbones/whole models: PREFIX for PREFIX.md, PREFIX.json, PREFIX.png')
     parser.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if not args.configs and not args.models and not args.scaling:
+        parser.error('give --models (backbones, config:PATH), --scaling, or trained configs (positional)')
+    if args.configs and (args.models or args.scaling):
+        parser.error('positional configs (trained-model report) and --models/--scaling are separate modes')
     for name in ('checkpoints', 'work_dirs', 'names'):
         values = getattr(args, name)
         if values is not None and len(values) != len(args.configs):
@@ -211,8 +250,63 @@ def markdown_table(rows: List[Dict[str, object]]) -> str:
     return '\n'.join(lines)
 
 
+def compare(args, argv) -> dict:
+    """Backbones / whole models in every requested mode, via convnext_dense.benchmark."""
+    import torch
+
+    from convnext_dense import benchmark as bm
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    command = 'python tools/benchmark.py ' + ' '.join(argv)
+    arch = None
+    if args.depths or args.dims:
+        if not (args.depths and args.dims) or len(args.depths) != len(args.dims):
+            raise ValueError(f'--depths {args.depths} and --dims {args.dims} must both be given, of equal length')
+        arch = dict(depths=args.depths, dims=args.dims)
+    if args.scaling:
+        models = args.models or ['convnext', 'timm', 'swin']
+        result = bm.scaling(models, args.scaling_sizes, args.scaling_batches, args.device, rounds=args.rounds,
+                            warmup=args.warmup, memory=not args.no_memory, arch=arch)
+        result['meta']['command'] = command
+        if args.out:
+            with open(args.out + '.json', 'w') as f:
+                json.dump(result, f, indent=1)
+            print('\n'.join(bm.plot_scaling(result, args.out)))
+        return result
+    dtypes = bm.supported_dtypes(args.device) if 'all' in args.dtypes else args.dtypes
+    specs, names = [], set()
+    for entry in args.models:
+        model, _, layout = entry.rpartition(':') if entry.endswith((':nchw', ':cl')) else (entry, '', '')
+        for dtype in dtypes:
+            for cl in ([{'nchw': 'off', 'cl': 'on'}[layout]] if layout else args.channels_last):
+                for comp in args.compile:
+                    spec = dict(model=model, device=args.device, dtype=dtype, batch=args.batch, size=list(args.size),
+                                channels_last=cl == 'on' and model != 'convnext-ref', compile=comp == 'on', arch=arch)
+                    key = json.dumps(spec, sort_keys=True)
+                    if key not in names:
+                        names.add(key)
+                        specs.append(spec)
+    result = bm.run(specs, rounds=args.rounds, warmup=args.warmup, tasks=args.tasks, memory=not args.no_memory)
+    result['meta']['command'] = command
+    table = bm.markdown(result, command)
+    print(table)
+    if args.out:
+        with open(args.out + '.md', 'w') as f:
+            f.write(table + '\n')
+        with open(args.out + '.json', 'w') as f:
+            json.dump(result, f, indent=1)
+        bm.plot_bars(result, args.out + '.png')
+    return result
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
+    if args.models or args.scaling:
+        args.warmup = 2 if args.warmup is None else args.warmup
+        return compare(args, argv)
+    args.warmup = 5 if args.warmup is None else args.warmup
     if args.worker:
         checkpoint = None if args.checkpoints[0] == 'none' else args.checkpoints[0]
         print(json.dumps(measure(args.configs[0], checkpoint, args.num_images, args.warmup, args.device,

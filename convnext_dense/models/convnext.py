@@ -191,7 +191,8 @@ class Block(nn.Module):
         self.onednn = onednn and _ONEDNN
 
     def _can_use_onednn(self, x: torch.Tensor, y: torch.Tensor) -> bool:
-        return (self.onednn and not torch.compiler.is_compiling() and not torch.is_grad_enabled()
+        return (self.onednn and not torch.compiler.is_compiling() and not torch.jit.is_tracing()
+                and not torch.is_grad_enabled()
                 and y.device.type == 'cpu' and y.dtype == torch.float32 and not torch.is_autocast_enabled('cpu')
                 and y.is_contiguous() and x.permute(0, 2, 3, 1).is_contiguous()
                 and (not self.training or isinstance(self.drop_path, nn.Identity)))
@@ -318,8 +319,9 @@ class ConvNeXt(BaseModule):
             NCHW and needs it; segmentation and classification heads of plain convolutions can take
             channels-last maps and save the copy with ``False``.
         onednn: CPU float32 inference without gradients uses oneDNN's fused Linear kernels (default
-            True; outputs equal to float32 rounding). Ignored on GPUs, with gradients, under autocast
-            and under ``torch.compile`` (which makes its own fusions).
+            True; outputs equal to float32 rounding). Ignored on GPUs, with gradients, under autocast,
+            ``torch.jit.trace`` and ``torch.compile`` (which makes its own fusions). FLOP counters
+            that do not know oneDNN's ops should count with gradients enabled (or ``onednn=False``).
         deploy: build the folded structure of :meth:`fuse` (for inference). It loads fused state dicts
             and folds unfused ones (official, timm, this project's) on load.
         compile: ``True`` or a dict of ``torch.compile`` options compiles the backbone's forward (train
