@@ -91,6 +91,10 @@ RECIPES = {
     'cascade_convnext_b_in22k_3x.py': (0.6, 1e-4, (0.8, 12), True, 'convnext_base_22k_224.pth'),
     'cascade_convnext_l_in22k_3x.py': (0.7, 1e-4, (0.7, 12), False, 'convnext_large_22k_224.pth'),
     'cascade_convnext_xl_in22k_3x.py': (0.8, 1e-4, (0.7, 12), False, 'convnext_xlarge_22k_224.pth'),
+    # V2-B/L/H: the V1 Cascade recipe of the same width (tests/test_configs/test_v2_dense_configs.py)
+    'mask_rcnn_convnextv2_b_3x.py': (0.7, 2e-4, (0.8, 12), True, 'convnextv2_base_1k_224_ema.pt'),
+    'mask_rcnn_convnextv2_l_3x.py': (0.7, 1e-4, (0.7, 12), False, 'convnextv2_large_1k_224_ema.pt'),
+    'mask_rcnn_convnextv2_h_3x.py': (0.8, 1e-4, (0.7, 12), False, 'convnextv2_huge_1k_224_ema.pt'),
     'mask_rcnn_swin_t_3x.py': (0.2, 1e-4, None, True, 'swin_tiny_patch4_window7_224.pth'),
     'mask_rcnn_swin_s_3x.py': (0.2, 1e-4, None, True, 'swin_small_patch4_window7_224.pth'),
     'cascade_swin_t_3x.py': (0.2, 1e-4, None, True, 'swin_tiny_patch4_window7_224.pth'),

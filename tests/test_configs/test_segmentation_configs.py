@@ -36,7 +36,7 @@ CONFIGS = sorted(osp.relpath(p, CONFIG_DIR) for p in glob.glob(osp.join(CONFIG_D
                  if '_base_' not in osp.relpath(p, CONFIG_DIR).split(os.sep))
 DEMO = 'demo/upernet_convnext_demo.py'
 DEMO_PATH = osp.join('configs', 'segmentation', DEMO)
-SHRUNK = ('large', 'xlarge')
+SHRUNK = ('large', 'xlarge', 'v2-base', 'v2-large', 'v2-huge')
 
 # shared RECIPES.md, "Segmentation": arch, drop path, lr, AMP, crop, slide stride, decay num_layers
 RECIPES = {
@@ -48,6 +48,10 @@ RECIPES = {
     'upernet_convnext_xl_in22k_640_160k_ade20k.py': ('xlarge', 0.4, 8e-5, False, 640, 426, 12),
     # V2-T: not in RECIPES; follows V1-T (the config says so)
     'upernet_convnextv2_t_512_160k_ade20k.py': ('v2-tiny', 0.4, 1e-4, True, 512, 341, 6),
+    # V2-B/L/H: the V1-B 512 recipe, L/H in fp32 (tests/test_configs/test_v2_dense_configs.py)
+    'upernet_convnextv2_b_512_160k_ade20k.py': ('v2-base', 0.4, 1e-4, True, 512, 341, 12),
+    'upernet_convnextv2_l_512_160k_ade20k.py': ('v2-large', 0.4, 1e-4, False, 512, 341, 12),
+    'upernet_convnextv2_h_512_160k_ade20k.py': ('v2-huge', 0.4, 1e-4, False, 512, 341, 12),
 }
 SWIN = ['upernet_swin_t_512_160k_ade20k.py', 'upernet_swin_s_512_160k_ade20k.py']
 
