@@ -4,7 +4,8 @@ path for the COCO results files.
 * :class:`InstanceTTAModel` is mmdet's ``DetTTAModel`` (boxes of all views un-flipped, merged by
   class-wise NMS) extended to instance masks: mmdet's version asserts that there are none, so
   ``tools/test.py --tta`` would fail for every Mask R-CNN / Cascade Mask R-CNN config. Each kept box
-  keeps the (un-flipped) mask predicted with it in its own view.
+  keeps the (un-flipped) mask predicted with it in its own view. The detector sees each view as a
+  plain image (see :meth:`InstanceTTAModel.test_step`), which Cascade Mask R-CNN needs.
 * :class:`CocoOutfileHook` fills ``{log_dir}``, ``{work_dir}`` and ``{timestamp}`` in a metric's
   ``outfile_prefix`` (e.g. ``CocoMetric(outfile_prefix='{log_dir}/coco_val')``), because a config is
   written before the run's folder exists and mmengine does not template evaluator arguments.
@@ -30,6 +31,29 @@ class InstanceTTAModel(DetTTAModel):
         tta_cfg: ``dict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=100)`` as for ``DetTTAModel``.
         **kwargs: ``module`` (the detector) and the rest of ``mmengine.model.BaseTTAModel``'s arguments.
     """
+
+    def test_step(self, data: dict) -> List[DetDataSample]:
+        """Predict every view with the detector, then merge; the views' flips are hidden from the detector.
+
+        A flipped view is an ordinary image to the detector, and its flip is undone here, in
+        :meth:`_merge_single_sample`. mmdet 3.3's ``CascadeRoIHead.predict_mask`` averages its three
+        stages' masks with ``merge_aug_masks(masks, img_meta)``, which also "un-flips" them when the
+        meta says ``flip``: with numpy slicing (``[..., ::-1]``) that raises ``ValueError: step must be
+        greater than zero`` on torch tensors, and would flip RoI masks of one view in any case. So each
+        view goes through the detector with ``flip=False`` in its metainfo, and the flag is put back
+        on the predictions before merging.
+        """
+        predictions = []
+        for idx in range(len(data['inputs'])):
+            view = {key: value[idx] for key, value in data.items()}
+            flips = [sample.metainfo.get('flip', False) for sample in view['data_samples']]
+            for sample in view['data_samples']:
+                sample.set_metainfo(dict(flip=False))
+            outputs = self.module.test_step(view)
+            for sample, flip in zip(outputs, flips):
+                sample.set_metainfo(dict(flip=flip))
+            predictions.append(outputs)
+        return self.merge_preds(list(zip(*predictions)))
 
     def _merge_single_sample(self, data_samples: List[DetDataSample]) -> DetDataSample:
         if data_samples[0].pred_instances.get('masks', None) is None:
