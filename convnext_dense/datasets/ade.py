@@ -12,6 +12,8 @@ far from the cause, or not at all (mmseg 1.2.2, checked by ``tests/test_datasets
   ("Target 150 is out of bounds", a CUDA device-side assert on a GPU) naming no file, and
   ``IoUMetric`` silently drops such pixels (``torch.histc`` ignores out-of-range values);
 * a 16-bit label PNG is cast to uint8 (values wrap) and a colour (RGB) label is read as 3 channels;
+* a corrupt image or label raises PIL's "cannot identify image file <_io.BytesIO ...>" or mmcv's
+  ``AssertionError: failed to load image`` from a dataloader worker;
 * a label whose size differs from its image is resized with the image by ``Resize``/``RandomResize``
   (silently stretched when the aspect ratios agree), or fails later in cropping, batching or
   ``IoUMetric`` with a shape error naming no file.
@@ -67,7 +69,8 @@ def check_seg_sample(img_path: str, seg_map_path: str, num_classes: int, reduce_
     Raises:
         ValueError: a colour or multi-channel label, a value outside the classes, or a size mismatch.
     """
-    seg = mmcv.imfrombytes(fileio.get(seg_map_path, backend_args=backend_args), flag='unchanged', backend='pillow')
+    seg = _decode(seg_map_path, 'label', lambda: mmcv.imfrombytes(
+        fileio.get(seg_map_path, backend_args=backend_args), flag='unchanged', backend='pillow'))
     seg = seg.squeeze() if seg.ndim == 3 and seg.shape[-1] == 1 else seg
     if seg.ndim != 2:
         raise ValueError(f'label {seg_map_path!r} has shape {seg.shape}: a label must be a one-channel PNG of '
@@ -81,10 +84,26 @@ def check_seg_sample(img_path: str, seg_map_path: str, num_classes: int, reduce_
         raise ValueError(f'label {seg_map_path!r} holds value(s) {bad.tolist()[:10]} outside the {num_classes} '
                          f'classes of this dataset: valid values are {convention}, and {ignore_index} = ignore. '
                          f'Fix the file, or set the dataset metainfo / num_classes of the heads to match the data.')
-    img_hw = image_size(img_path, backend_args)
+    img_hw = _decode(img_path, 'image', lambda: image_size(img_path, backend_args))
     if tuple(seg.shape) != tuple(img_hw):
         raise ValueError(f'label {seg_map_path!r} is {seg.shape[0]}x{seg.shape[1]} (HxW) but its image {img_path!r} '
                          f'is {img_hw[0]}x{img_hw[1]}: a label must have its image\'s size, pixel for pixel.')
+
+
+def _decode(path: str, kind: str, read):
+    """``read()``, with a missing or undecodable file reported by its name and the fix."""
+    try:
+        result = read()
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f'{kind} {path!r} does not exist (it was listed when the dataset was built): '
+                                f'restore it, or remove the image and its label from the dataset.') from e
+    except (OSError, ValueError, SyntaxError) as e:  # PIL's UnidentifiedImageError is an OSError
+        raise ValueError(f'{kind} {path!r} cannot be decoded ({type(e).__name__}): the file is corrupt or not an '
+                         f'image. Replace it, or remove the image and its label from the dataset.') from e
+    if result is None:
+        raise ValueError(f'{kind} {path!r} cannot be decoded: the file is corrupt or not an image. Replace it, or '
+                         f'remove the image and its label from the dataset.')
+    return result
 
 
 class _CheckedMixin:
@@ -128,7 +147,14 @@ class _CheckedMixin:
                 check_seg_sample(info['img_path'], info['seg_map_path'], len(type(self).METAINFO['classes']),
                                  bool(info.get('reduce_zero_label')), backend_args=self.backend_args)
             checked.add(idx)
-        return super().prepare_data(idx)
+        try:
+            return super().prepare_data(idx)
+        except AssertionError as e:  # mmcv's LoadImageFromFile: `failed to load image` (header fine, data not)
+            if 'failed to load image' not in str(e):
+                raise
+            path = self.get_data_info(idx)['img_path']
+            raise ValueError(f'image {path!r} cannot be decoded: the file is corrupt or truncated. Replace it, or '
+                             f'remove the image and its label from the dataset.') from e
 
 
 @DATASETS.register_module()

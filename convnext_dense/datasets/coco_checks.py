@@ -10,8 +10,11 @@ or surface far from their cause:
 * a malformed file: a bare ``json.JSONDecodeError`` or ``KeyError`` without the file's name;
 * a missing or undecodable image: ``AssertionError: failed to load image`` deep in a dataloader worker.
 
-Annotations with zero area or size are skipped by mmdet (as in COCO) and crowd annotations become
-ignored regions; both are reported here as counts, not errors. Everything else is mmdet's CocoDataset.
+Annotations with zero area or size and boxes entirely outside their image are skipped by mmdet (as
+in COCO); they are reported here as a warning with counts and example ids, not errors, since COCO
+itself holds a few. Boxes that cross the image border are kept (the resize and crop transforms clip
+them; a warning counts them) and crowd annotations become ignored regions. Everything else is
+mmdet's CocoDataset.
 """
 import json
 import logging
@@ -83,15 +86,43 @@ class CheckedCOCO(COCO):
                       f'annotations are not used.', logger='current', level=logging.WARNING)
 
     def _report_skipped(self, annotation_file: str) -> None:
-        counts = Counter()
+        """Log what mmdet will skip or change, as counts with a few annotation ids (not errors).
+
+        mmdet's ``CocoDataset`` skips, without a word, boxes with zero area or a side under 1 pixel and
+        boxes entirely outside their image, and keeps boxes that cross the image border unclipped
+        (``Resize``/``RandomCrop`` clip them while training, with ``clip_object_border=True``). COCO
+        itself holds a few such boxes, so they stay skipped as in mmdet; this says how many.
+        """
+        skipped, partial, crowd = [], [], 0
         for ann in self.dataset.get('annotations', []):
-            w, h = ann['bbox'][2:4]
+            x, y, w, h = ann['bbox'][:4]
+            img = self.imgs.get(ann['image_id'])
             if ann.get('area', 1) <= 0 or w < 1 or h < 1:
-                counts['zero area or size (skipped)'] += 1
-            elif ann.get('iscrowd', 0):
-                counts['crowd (ignored regions)'] += 1
-        if counts:
-            print_log(f'{annotation_file}: ' + ', '.join(f'{n} annotations with {what}' for what, n in counts.items()),
+                skipped.append((ann['id'], 'zero area or a side < 1 px'))
+                continue
+            if img is not None and 'width' in img and 'height' in img:
+                inter_w = max(0, min(x + w, img['width']) - max(x, 0))
+                inter_h = max(0, min(y + h, img['height']) - max(y, 0))
+                if inter_w * inter_h == 0:
+                    skipped.append((ann['id'], 'entirely outside the image'))
+                    continue
+                if x < 0 or y < 0 or x + w > img['width'] or y + h > img['height']:
+                    partial.append(ann['id'])
+            if ann.get('iscrowd', 0):
+                crowd += 1
+        if skipped:
+            reasons = Counter(reason for _, reason in skipped)
+            examples = ', '.join(f'id {i} ({reason})' for i, reason in skipped[:3])
+            print_log(f'{annotation_file}: {len(skipped)} annotations are skipped, as mmdet does '
+                      f'({", ".join(f"{n} {what}" for what, n in reasons.items())}), e.g. {examples}. '
+                      f'Fix their "bbox" ([x, y, width, height] in pixels) if they are real objects.',
+                      logger='current', level=logging.WARNING)
+        if partial:
+            print_log(f'{annotation_file}: {len(partial)} boxes cross their image border (e.g. ids {partial[:3]}); '
+                      f'they are used, clipped to the image by the resize and crop transforms.',
+                      logger='current', level=logging.WARNING)
+        if crowd:
+            print_log(f'{annotation_file}: {crowd} crowd annotations (iscrowd=1) become ignored regions.',
                       logger='current', level=logging.INFO)
 
 
