@@ -6,12 +6,14 @@
     bash tools/dist_test.sh CONFIG CHECKPOINT 8
 """
 import argparse
+import sys
 
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import convnext_dense  # noqa: F401  (registers ConvNeXt and the checkpoint loader)
 from convnext_dense.apis import apply_test_args, load_config
+from convnext_dense.apis.preflight import preflight, run_cli
 
 
 def parse_args():
@@ -31,8 +33,9 @@ def parse_args():
 def main():
     args = parse_args()
     cfg = apply_test_args(load_config(args.config, args.cfg_options), args)
+    preflight(cfg, args.config, mode='test')  # data, weights, device, classes: all problems at once
     Runner.from_cfg(cfg).test()
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_cli(main))  # a user mistake prints `error: ...` (exit code 2), not a traceback

@@ -13,6 +13,8 @@ from mmengine.config import Config
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Read a config file and apply ``--cfg-options``; a missing file is an error naming it.
 
+    Each option's key must exist in the config (or be an argument of the class its dict builds):
+    :func:`convnext_dense.apis.preflight.check_cfg_options`.
     ``data_root=...`` among the options moves every dataset and evaluator path that started with the
     config's own ``data_root`` (:func:`convnext_dense.datasets.data_root.rebase_data_root`).
     """
@@ -21,6 +23,9 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
         raise FileNotFoundError(f'config {path!r} does not exist. The configs are under '
                                 f'{osp.join(here, "configs")}/{{detection,segmentation,classification}}/.')
     cfg = Config.fromfile(path)
+    # A misspelt key is an error naming the nearest existing key; '+key=value' adds a new key.
+    from .preflight import check_cfg_options
+    cfg_options = check_cfg_options(cfg, cfg_options)
     if cfg_options:
         old_root = cfg.get('data_root')
         cfg.merge_from_dict(cfg_options)
