@@ -1,18 +1,20 @@
-"""Checkpoint reading and writing that a long run can rely on.
+"""Checkpoint reading and writing that a long run can rely on, without changing mmengine for the process.
 
-Reading, torch >= 2.6: ``torch.load`` defaults to ``weights_only=True``. mmengine 0.10.7 calls
-``torch.load`` without the argument, and its own checkpoints hold more than tensors (the message
-hub's ``HistoryBuffer``, numpy scalars, the config text), so ``--resume`` and ``load_from`` of any
-mmengine checkpoint fail with ``UnpicklingError: Weights only load failed``. mmengine looks up
-local-file loading by scheme in ``CheckpointLoader``; :func:`register` installs a loader for local
-paths that passes ``weights_only=False``, the behaviour mmengine was written for. As with any
-pickle, load only checkpoints you trust (as before torch 2.6).
+Reading, torch >= 2.6: ``torch.load`` defaults to ``weights_only=True`` (no arbitrary pickles), and
+mmengine 0.10.7 calls it without the argument. Its own checkpoints hold a few types besides tensors
+(the message hub's ``HistoryBuffer`` with numpy arrays and scalars, ``collections.OrderedDict``), so
+``--resume`` and ``load_from`` of any mmengine checkpoint fail with ``Weights only load failed``.
+:func:`allow_mmengine_checkpoints` adds exactly those types to torch's allow-list
+(``torch.serialization.add_safe_globals``): the safe loader stays on for every file, which matters
+because users load checkpoints downloaded from the internet, and a checkpoint is a pickle.
 
-Writing: mmengine saves a checkpoint with its file backend's ``put``, which for local paths opens
-the final file and writes into it. A run killed during that write (pre-emption, out of disk) leaves
-a truncated ``epoch_N.pth`` that ``--resume`` then picks up and fails on. :class:`AtomicLocalBackend`
-writes to a temporary file in the same folder, fsyncs it and renames it over the target, so a
-checkpoint file is either the old complete one or the new complete one.
+Writing: mmengine saves a checkpoint with its file backend's ``put``, which for local paths opens the
+final file and writes into it; a run killed during that write leaves a truncated ``epoch_N.pth``
+that ``--resume`` picks up and fails on. :class:`AtomicLocalBackend` writes to a temporary file in
+the same folder, fsyncs it and renames it over the target, so a checkpoint file is either the old
+complete one or the new complete one. It is registered under its own name, ``atomic_local``, which
+:class:`~convnext_dense.engine.hooks.SafeCheckpointHook` selects for its writes; mmengine's own
+``local`` backend is left as it is.
 """
 import contextlib
 import os
@@ -21,21 +23,11 @@ import tempfile
 from pathlib import Path
 from typing import Union
 
+import numpy as np
 import torch
 from mmengine.fileio import LocalBackend, register_backend
-from mmengine.runner.checkpoint import CheckpointLoader
 
-
-def load_from_local(filename: str, map_location=None):
-    """Load a local checkpoint with the full pickle (``weights_only=False``).
-
-    Raises:
-        FileNotFoundError: naming the path.
-    """
-    filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'checkpoint {filename!r} does not exist')
-    return torch.load(filename, map_location=map_location, weights_only=False)
+ATOMIC_BACKEND = 'atomic_local'
 
 
 def atomic_write(data: bytes, filepath: Union[str, Path]) -> None:
@@ -66,7 +58,23 @@ class AtomicLocalBackend(LocalBackend):
         atomic_write(obj.encode(encoding), filepath)
 
 
+def mmengine_checkpoint_globals() -> list:
+    """The non-tensor types that mmengine 0.10.7 puts into its checkpoints (found with
+    ``torch.serialization.get_unsafe_globals_in_checkpoint`` on this project's demo checkpoints)."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    multiarray = np.core.multiarray if hasattr(np, 'core') else np._core.multiarray
+    scalar_types = [np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8, np.uint8,
+                    np.bool_]
+    return [HistoryBuffer, multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype,
+            *scalar_types, *(type(np.dtype(t)) for t in scalar_types)]
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Let torch's safe loader (``weights_only=True``) read mmengine's checkpoints."""
+    torch.serialization.add_safe_globals(mmengine_checkpoint_globals())
+
+
 def register() -> None:
-    """Install the local checkpoint loader and the atomic local backend in mmengine."""
-    CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
-    register_backend('local', AtomicLocalBackend, force=True, prefixes='')
+    """Register the ``atomic_local`` backend and allow mmengine's checkpoint types in the safe loader."""
+    register_backend(ATOMIC_BACKEND, AtomicLocalBackend, force=True)
+    allow_mmengine_checkpoints()

@@ -35,6 +35,7 @@ param_scheduler = [
 train_cfg = dict(max_epochs=max_epochs, val_interval=4)
 
 # ~450 iterations in all: decay 0.9999 would leave the EMA at the initial weights, so 0.99 here.
-custom_hooks = [dict(type='UnswappedEMAHook', momentum=1e-2, priority='ABOVE_NORMAL')]
+custom_hooks = [dict(type='UnswappedEMAHook', momentum=1e-2, priority='ABOVE_NORMAL'),
+                dict(type='NonFiniteLossHook'), dict(type='RandomStateHook')]
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=8, max_keep_ckpts=1))
 env_cfg = dict(cudnn_benchmark=False)

@@ -16,3 +16,6 @@ resume = False
 # Multi-scale + flip testing: tools/test.py --tta wraps the model in this and uses tta_pipeline
 # (defined with the dataset); predictions are averaged over the scales and flips.
 tta_model = dict(type='SegTTAModel')
+# Stop at the first NaN/inf loss (naming the iteration and the loss terms); save and restore the random
+# states so that a resumed run continues exactly (convnext_dense/engine/hooks.py).
+custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RandomStateHook')]
