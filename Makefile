@@ -7,7 +7,7 @@ DET_DEMO := configs/detection/demo/cascade_convnext_demo.py
 SEG_DEMO := configs/segmentation/demo/upernet_convnext_demo.py
 CLS_DEMO := configs/classification/demo/convnext_demo.py
 
-.PHONY: setup test test-slow test-demo lint demo demo-seg demo-cls demo-all format
+.PHONY: setup test test-slow test-demo test-gpu lint demo demo-seg demo-cls demo-all format
 
 setup:
 	@bash tools/setup_env.sh
@@ -27,6 +27,11 @@ test-slow: setup
 # The detection demo's AP check alone (about 11 minutes on 2 cores); CI runs it after `make test`.
 test-demo: setup
 	$(PY) -m pytest -m slow -q -s tests/test_demo/test_detection_demo.py
+
+# The GPU path in one command, on a machine with a CUDA GPU: mmcv's CUDA ops against torchvision's, and
+# each demo trained a few iterations with AMP and evaluated (tests/test_gpu; skipped without a GPU).
+test-gpu: setup
+	$(PY) -m pytest -m cuda -q -rs tests/test_gpu
 
 # Each demo set is rewritten when its generator changes (a stale set would train on the old data).
 data/synthetic_coco/annotations/instances_val.json: convnext_dense/datasets/synthetic_coco.py | $(STAMP)
