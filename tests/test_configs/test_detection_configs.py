@@ -76,16 +76,16 @@ def test_conventions(path):
 
 
 # ------------------------------------------------------------------------------------------ recipes
-# RECIPES.md detection table: drop path, lr, (decay rate, num_layers), AMP, and the non-EMA ImageNet checkpoint
-# of the authors' release expected under checkpoints/. V2 follows V1-T (RECIPES.md has no V2 row; the V2
-# release has fine-tuned weights as EMA only). Swin: mmdet's own recipe (lr 1e-4, drop path 0.2, no layer
-# decay), AMP as in mmdet's *_amp-ms-crop-3x configs.
+# RECIPES.md detection table: drop path, lr, (decay rate, num_layers), AMP, and the file name of the non-EMA
+# ImageNet checkpoint of the authors' release, named by its URL (docs/pretrained_weights.md). V2 follows V1-T
+# (RECIPES.md has no V2 row; the V2 release has fine-tuned weights as EMA only). Swin: mmdet's own recipe
+# (lr 1e-4, drop path 0.2, no layer decay), AMP as in mmdet's *_amp-ms-crop-3x configs.
 RECIPES = {
     'mask_rcnn_convnext_t_1x.py': (0.4, 1e-4, (0.95, 6), True, 'convnext_tiny_1k_224.pth'),
     'mask_rcnn_convnext_t_3x.py': (0.4, 1e-4, (0.95, 6), True, 'convnext_tiny_1k_224.pth'),
-    'mask_rcnn_convnextv2_t_3x.py': (0.4, 1e-4, (0.95, 6), True, 'convnextv2_tiny_1k_224_ema.pth'),
+    'mask_rcnn_convnextv2_t_3x.py': (0.4, 1e-4, (0.95, 6), True, 'convnextv2_tiny_1k_224_ema.pt'),
     'cascade_convnext_t_3x.py': (0.4, 2e-4, (0.7, 6), True, 'convnext_tiny_1k_224.pth'),
-    'cascade_convnextv2_t_3x.py': (0.4, 2e-4, (0.7, 6), True, 'convnextv2_tiny_1k_224_ema.pth'),
+    'cascade_convnextv2_t_3x.py': (0.4, 2e-4, (0.7, 6), True, 'convnextv2_tiny_1k_224_ema.pt'),
     'cascade_convnext_s_3x.py': (0.6, 2e-4, (0.7, 12), True, 'convnext_small_1k_224.pth'),
     'cascade_convnext_b_3x.py': (0.7, 2e-4, (0.8, 12), True, 'convnext_base_1k_224.pth'),
     'cascade_convnext_b_in22k_3x.py': (0.6, 1e-4, (0.8, 12), True, 'convnext_base_22k_224.pth'),
@@ -134,7 +134,9 @@ def test_recipe_hyperparameters(path):
     assert (warmup.type, warmup.start_factor, warmup.by_epoch, warmup.end) == ('LinearLR', 0.001, False, 1000)
     assert steps.milestones == ([8, 11] if one_x else [27, 33]) and steps.gamma == 0.1
     assert cfg.train_dataloader.batch_size == 2
-    assert backbone.init_cfg == dict(type='Pretrained', checkpoint=f'checkpoints/{checkpoint}')
+    url = backbone.init_cfg.checkpoint
+    assert set(backbone.init_cfg) == {'type', 'checkpoint'} and backbone.init_cfg.type == 'Pretrained'
+    assert url.startswith('https://') and url.endswith('/' + checkpoint)
 
 
 @pytest.mark.parametrize('path', [c for c in RECIPE_CONFIGS if 'cascade' in c], ids=name)

@@ -133,7 +133,7 @@ def test_released_recipe(name):
     backbone, optim = cfg.model.backbone, cfg.optim_wrapper
     assert (backbone.type, backbone.arch, backbone.drop_path_rate) == ('ConvNeXt', arch, drop_path)
     assert backbone.layer_scale_init_value == (None if arch.startswith('v2') else 1.0)  # V2: no layer scale
-    assert backbone.init_cfg.type == 'Pretrained' and backbone.init_cfg.checkpoint.startswith('checkpoints/')
+    assert backbone.init_cfg.type == 'Pretrained' and backbone.init_cfg.checkpoint.startswith('https://dl.fbaipublicfiles.com/convnext/')
     assert ('22k' in backbone.init_cfg.checkpoint) == ('in22k' in name)
     assert (optim.type == 'AmpOptimWrapper') == amp
     assert (optim.optimizer.type, optim.optimizer.lr, optim.optimizer.weight_decay) == ('AdamW', lr, 0.05)
