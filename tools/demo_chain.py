@@ -1,0 +1,311 @@
+"""Pretrain -> detect -> segment on the CPU, from the pretrained checkpoint and from random init, side by side.
+
+1. pretrains the small ConvNeXt of ``configs/classification/demo/convnext_demo.py`` on the synthetic
+   image folder;
+2. trains the detection demo (``configs/detection/demo/cascade_convnext_demo_pretrained.py``) and the
+   segmentation demo (``configs/segmentation/demo/upernet_convnext_demo.py``) twice each per seed: the
+   backbone from that checkpoint, and from random init, with the same data, schedule and seed;
+3. writes ``results.md`` (one table: top-1, box/mask AP, mIoU, wall time of every run, and the mean
+   over seeds), ``results.json`` and ``curves.png`` (box AP and mIoU against iteration, both starts)
+   into ``--out-dir``. The configs each run used are saved next to its logs (``<run>/config.py``).
+
+Every run is ``tools/train.py`` in its own process. The segmentation demo's backbone (2-2-6-2 blocks)
+is replaced by the classifier's (1-1-3-1, widths 32..256) in both of its runs, so that the checkpoint
+fits; the detection demo already uses it.
+
+Budgets (``--budget``):
+
+* ``small``: a few iterations of each on tiny generated sets (in ``OUT/data``): proves the chain
+  works end to end in a few minutes; its numbers mean nothing.
+* ``short``: the demo data and a short downstream schedule (detection 200, segmentation 400
+  iterations): the setting where a pretrained start should show most.
+* ``full``: the demos' own schedules (pretraining 24 epochs, detection 700, segmentation 1500
+  iterations); about an hour and a half on 2 CPU cores with two seeds.
+
+``--low-data N`` trains detection and segmentation on ``N`` generated training images instead of
+the demo sets' 600 / 400 (same validation sets).
+
+Example::
+
+    python tools/demo_chain.py --budget small --out-dir work_dirs/demo_chain_small
+    python tools/demo_chain.py --budget full --seeds 0 1 --out-dir work_dirs/demo_chain
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+CLS_CFG = 'configs/classification/demo/convnext_demo.py'
+DET_CFG = 'configs/detection/demo/cascade_convnext_demo_pretrained.py'
+SEG_CFG = 'configs/segmentation/demo/upernet_convnext_demo.py'
+
+# Per budget: pretraining epochs; detection / segmentation iterations and validation interval; data.
+BUDGETS = {
+    'small': dict(cls_epochs=2, det_iters=4, det_val=2, seg_iters=4, seg_val=2, tiny_data=True),
+    'short': dict(cls_epochs=24, det_iters=200, det_val=50, seg_iters=400, seg_val=100, tiny_data=False),
+    'full': dict(cls_epochs=24, det_iters=700, det_val=100, seg_iters=1500, seg_val=250, tiny_data=False),
+}
+METRICS = dict(cls='accuracy/top1', det_box='coco/bbox_mAP', det_mask='coco/segm_mAP', seg='mIoU')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--out-dir', default='work_dirs/demo_chain', help='where runs, table and curves go')
+    parser.add_argument('--budget', choices=sorted(BUDGETS), default='full', help='see the module docstring')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1], help='seeds of the downstream runs')
+    parser.add_argument('--low-data', type=int, default=None, metavar='N',
+                        help='train detection and segmentation on N generated images')
+    parser.add_argument('--skip', nargs='*', default=[], choices=['det', 'seg'], help='downstream tasks to leave out')
+    return parser.parse_args(argv)
+
+
+def prepare_data(out_dir, budget, low_data):
+    """The three data folders (generated where missing); tiny sets for the small budget or low data."""
+    from convnext_dense.classification import generate_imagefolder
+    from convnext_dense.datasets.synthetic_ade import generate_ade
+    from convnext_dense.datasets.synthetic_coco import generate_coco
+    tiny = BUDGETS[budget]['tiny_data']
+    data = dict(cls=osp.join(out_dir, 'data', 'cls') if tiny else 'data/synthetic_cls',
+                coco=osp.join(out_dir, 'data', 'coco') if tiny or low_data else 'data/synthetic_coco',
+                ade=osp.join(out_dir, 'data', 'ade') if tiny or low_data else 'data/synthetic_ade')
+    if not osp.isdir(osp.join(REPO, data['cls'], 'train')):
+        generate_imagefolder(osp.join(REPO, data['cls']), **(dict(num_train_per_class=8, num_val_per_class=2)
+                                                              if tiny else {}))
+    if not osp.isfile(osp.join(REPO, data['coco'], 'annotations', 'instances_val.json')):
+        sizes = dict(num_train=8, num_val=4) if tiny else dict(num_train=low_data or 600, num_val=120)
+        generate_coco(osp.join(REPO, data['coco']), **sizes)
+    if not osp.isdir(osp.join(REPO, data['ade'], 'annotations', 'validation')):
+        sizes = dict(num_train=8, num_val=4) if tiny else dict(num_train=low_data or 400, num_val=100)
+        generate_ade(osp.join(REPO, data['ade']), **sizes)
+    return data
+
+
+def write_config(path, work_dir, edit):
+    """Load a config, apply ``edit(cfg)``, dump it to ``work_dir/config.py``; returns that path."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(REPO, path))
+    edit(cfg)
+    os.makedirs(work_dir, exist_ok=True)
+    out = osp.join(work_dir, 'config.py')
+    cfg.dump(out)
+    return out
+
+
+def run_train(config, work_dir, seed=None):
+    """tools/train.py in a fresh process; returns the wall time in seconds (raises on failure, log kept)."""
+    cmd = [sys.executable, osp.join(REPO, 'tools', 'train.py'), config, '--work-dir', work_dir]
+    if seed is not None:
+        cmd += ['--seed', str(seed)]
+    start = time.time()
+    with open(osp.join(work_dir, 'stdout.log'), 'w') as log:
+        result = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        raise RuntimeError(f'{" ".join(cmd)} failed (exit {result.returncode}); see {work_dir}/stdout.log')
+    return time.time() - start
+
+
+def read_scalars(work_dir):
+    """The validation records of a run: [(step, {metric: value})] from mmengine's vis_data/scalars.json."""
+    found = []
+    for root, _, files in os.walk(work_dir):
+        if 'scalars.json' in files and osp.basename(root) == 'vis_data':
+            found.append(osp.join(root, 'scalars.json'))
+    if not found:
+        raise RuntimeError(f'{work_dir} has no vis_data/scalars.json: did the run validate?')
+    records = []
+    with open(sorted(found)[-1]) as f:
+        for line in f:
+            rec = json.loads(line)
+            if any(k in rec for k in METRICS.values()):
+                records.append((rec.get('step'), rec))
+    return records
+
+
+def last_checkpoint(work_dir, prefix):
+    names = [n for n in os.listdir(work_dir) if n.startswith(prefix) and n.endswith('.pth')]
+    if not names:
+        raise RuntimeError(f'no {prefix}*.pth in {work_dir}')
+    return osp.join(work_dir, max(names, key=lambda n: int(n[len(prefix):-len('.pth')])))
+
+
+def weights_only(path):
+    """``<path>_weights.pth``: the checkpoint's ``state_dict`` and ``ema_state_dict`` only (tensors).
+
+    The downstream runs need nothing else; the file loads with ``torch.load(weights_only=True)`` whatever
+    else (message hub, optimizer, config) the training checkpoint holds.
+    """
+    import torch
+    ckpt = torch.load(path, map_location='cpu', weights_only=False)  # this chain's own run
+    out = path[:-len('.pth')] + '_weights.pth'
+    torch.save({k: ckpt[k] for k in ('state_dict', 'ema_state_dict') if k in ckpt}, out)
+    return out
+
+
+def pretrain(out_dir, data, b):
+    work = osp.join(out_dir, 'pretrain')
+
+    def edit(cfg):
+        cfg.work_dir = work
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+            cfg[loader].dataset.data_root = data['cls']
+        epochs = b['cls_epochs']
+        cfg.train_cfg.max_epochs = epochs
+        cfg.train_cfg.val_interval = max(1, epochs // 6)
+        cfg.param_scheduler[1].update(T_max=max(1, epochs - 1), end=epochs)
+        cfg.default_hooks.checkpoint.interval = epochs
+        if b['tiny_data']:
+            cfg.train_dataloader.batch_size = 16
+            cfg.val_dataloader.batch_size = cfg.test_dataloader.batch_size = 16
+
+    seconds = run_train(write_config(CLS_CFG, work, edit), work)
+    records = read_scalars(work)
+    checkpoint = weights_only(last_checkpoint(work, 'epoch_'))
+    return dict(task='pretrain', start='-', seed=0, seconds=seconds, checkpoint=checkpoint,
+                top1=records[-1][1][METRICS['cls']], curve=[(s, r[METRICS['cls']]) for s, r in records])
+
+
+def detect(out_dir, data, b, checkpoint, seed):
+    start = 'pretrained' if checkpoint else 'random'
+    work = osp.join(out_dir, f'det_{start}_seed{seed}')
+
+    def edit(cfg):
+        cfg.work_dir = work
+        root = data['coco'].rstrip('/') + '/'
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+            cfg[loader].dataset.data_root = root
+        cfg.val_evaluator.ann_file = cfg.test_evaluator.ann_file = root + 'annotations/instances_val.json'
+        cfg.model.backbone.init_cfg = (dict(type='Pretrained', checkpoint=checkpoint) if checkpoint else None)
+        iters = b['det_iters']
+        cfg.train_cfg.update(max_iters=iters, val_interval=b['det_val'])
+        cfg.param_scheduler[0].end = min(100, max(1, iters // 7))
+        cfg.param_scheduler[1].update(end=iters, milestones=[int(iters * 550 / 700), int(iters * 650 / 700)])
+        cfg.default_hooks.checkpoint.interval = iters
+        cfg.default_hooks.logger.update(interval=min(50, iters), log_metric_by_epoch=False)  # step = iteration
+        if b['tiny_data']:
+            cfg.train_dataloader.batch_size = 2
+
+    seconds = run_train(write_config(DET_CFG, work, edit), work, seed)
+    records = read_scalars(work)
+    last = records[-1][1]
+    return dict(task='detection', start=start, seed=seed, seconds=seconds, box_ap=last[METRICS['det_box']],
+                mask_ap=last[METRICS['det_mask']], curve=[(s, r[METRICS['det_box']]) for s, r in records])
+
+
+def segment(out_dir, data, b, checkpoint, seed, arch):
+    start = 'pretrained' if checkpoint else 'random'
+    work = osp.join(out_dir, f'seg_{start}_seed{seed}')
+
+    def edit(cfg):
+        cfg.work_dir = work
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+            cfg[loader].dataset.data_root = data['ade']
+        cfg.model.backbone.arch = dict(arch)  # the classifier's blocks and widths, for both starts
+        cfg.model.backbone.init_cfg = (dict(type='Pretrained', checkpoint=checkpoint) if checkpoint else None)
+        iters = b['seg_iters']
+        cfg.train_cfg.update(max_iters=iters, val_interval=b['seg_val'])
+        warmup = min(100, max(1, iters // 15))
+        cfg.param_scheduler[0].end = warmup
+        cfg.param_scheduler[1].update(begin=warmup, end=iters)
+        cfg.default_hooks.checkpoint.interval = iters
+        cfg.default_hooks.logger.interval = min(50, iters)
+        if b['tiny_data']:
+            cfg.train_dataloader.batch_size = 2
+
+    seconds = run_train(write_config(SEG_CFG, work, edit), work, seed)
+    records = read_scalars(work)
+    return dict(task='segmentation', start=start, seed=seed, seconds=seconds, miou=records[-1][1][METRICS['seg']],
+                curve=[(s, r[METRICS['seg']]) for s, r in records])
+
+
+def fmt(value, scale=1.):
+    return '-' if value is None else f'{value * scale:.1f}'
+
+
+def table(runs, args):
+    """One markdown table of every run, then the means over seeds per task and start."""
+    lines = [f'Budget `{args.budget}`, seeds {args.seeds}' + (f', {args.low_data} training images downstream'
+                                                            if args.low_data else '') + '.', '',
+             '| run | start | seed | top-1 (%) | box AP | mask AP | mIoU | time |', '|---|---|---|---|---|---|---|---|']
+    for r in runs:
+        lines.append(f"| {r['task']} | {r['start']} | {r['seed']} | {fmt(r.get('top1'))} | "
+                     f"{fmt(r.get('box_ap'), 100)} | {fmt(r.get('mask_ap'), 100)} | {fmt(r.get('miou'))} | "
+                     f"{r['seconds']:.0f} s |")
+    lines += ['', '| mean over seeds | start | box AP | mask AP | mIoU |', '|---|---|---|---|---|']
+    for task in ('detection', 'segmentation'):
+        for start in ('pretrained', 'random'):
+            sel = [r for r in runs if r['task'] == task and r['start'] == start]
+            if not sel:
+                continue
+
+            def mean(key, sel=sel):
+                vals = [r[key] for r in sel if r.get(key) is not None]
+                return sum(vals) / len(vals) if vals else None
+
+            lines.append(f"| {task} | {start} | {fmt(mean('box_ap'), 100)} | {fmt(mean('mask_ap'), 100)} | "
+                         f"{fmt(mean('miou'))} |")
+    return '\n'.join(lines) + '\n'
+
+
+def plot(runs, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, task, label, scale in ((axes[0], 'detection', 'box AP (COCO mAP)', 100.),
+                                   (axes[1], 'segmentation', 'mIoU', 1.)):
+        for r in (r for r in runs if r['task'] == task):
+            steps = [s for s, _ in r['curve']]
+            ax.plot(steps, [v * scale for _, v in r['curve']], marker='o',
+                    color='tab:blue' if r['start'] == 'pretrained' else 'tab:orange',
+                    linestyle='-' if r['seed'] == min(x['seed'] for x in runs if x['task'] == task) else '--',
+                    label=f"{r['start']}, seed {r['seed']}")
+        ax.set(title=task, xlabel='iteration', ylabel=label)
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    out_dir = osp.abspath(osp.join(REPO, args.out_dir)) if not osp.isabs(args.out_dir) else args.out_dir
+    os.makedirs(out_dir, exist_ok=True)
+    b = BUDGETS[args.budget]
+    total = time.time()
+    data = prepare_data(out_dir, args.budget, args.low_data)
+    runs = [pretrain(out_dir, data, b)]
+    checkpoint = runs[0]['checkpoint']
+    print(f"pretrained: top-1 {runs[0]['top1']:.1f} % in {runs[0]['seconds']:.0f} s -> {checkpoint}", flush=True)
+    from mmengine.config import Config
+    arch = Config.fromfile(osp.join(REPO, CLS_CFG)).model.backbone.arch
+    for seed in args.seeds:
+        for ckpt in (checkpoint, None):
+            if 'det' not in args.skip:
+                runs.append(detect(out_dir, data, b, ckpt, seed))
+                print(f"detection {runs[-1]['start']} seed {seed}: box AP {runs[-1]['box_ap'] * 100:.1f} "
+                      f"in {runs[-1]['seconds']:.0f} s", flush=True)
+            if 'seg' not in args.skip:
+                runs.append(segment(out_dir, data, b, ckpt, seed, dict(arch)))
+                print(f"segmentation {runs[-1]['start']} seed {seed}: mIoU {runs[-1]['miou']:.1f} "
+                      f"in {runs[-1]['seconds']:.0f} s", flush=True)
+    text = table(runs, args) + f'\nTotal wall time: {time.time() - total:.0f} s.\n'
+    with open(osp.join(out_dir, 'results.md'), 'w') as f:
+        f.write(text)
+    with open(osp.join(out_dir, 'results.json'), 'w') as f:
+        json.dump(runs, f, indent=1)
+    plot(runs, osp.join(out_dir, 'curves.png'))
+    print(text)
+    print(f'written: {out_dir}/results.md, results.json, curves.png')
+    return runs
+
+
+if __name__ == '__main__':
+    main()
