@@ -86,6 +86,9 @@ class SafeCheckpointHook(CheckpointHook):
         filename = self.filename_tmpl.format(step)
         self.last_ckpt = self.file_backend.join_path(self.out_dir, filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        # runner.save_checkpoint and its before_save_checkpoint hooks run on rank 0 only (@master_only):
+        # the random states of every rank are gathered here, where all ranks are, for RandomStateHook.
+        _GATHERED_RANDOM_STATES[:] = all_gather_object(_random_state()) if get_world_size() > 1 else []
         runner.save_checkpoint(self.out_dir, filename, self.file_client_args, save_optimizer=self.save_optimizer,
                                save_param_scheduler=self.save_param_scheduler, meta=meta, by_epoch=self.by_epoch,
                                backend_args=self.backend_args, **self.args)
@@ -97,6 +100,10 @@ class SafeCheckpointHook(CheckpointHook):
             path = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(old))
             if self.file_backend.isfile(path):
                 self.file_backend.remove(path)
+
+
+# Every rank's random states for the checkpoint being written (see SafeCheckpointHook._save_checkpoint_with_step).
+_GATHERED_RANDOM_STATES: List[Dict[str, object]] = []
 
 
 def _random_state() -> Dict[str, object]:
@@ -158,7 +165,12 @@ class RandomStateHook(Hook):
         self._outside_val: Optional[dict] = None
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        checkpoint['random_state'] = all_gather_object(_random_state())
+        # Called on rank 0 only: no collective here (the other ranks would never join it).
+        if get_world_size() == 1:
+            checkpoint['random_state'] = [_random_state()]
+        elif _GATHERED_RANDOM_STATES:  # gathered on every rank by SafeCheckpointHook just before
+            checkpoint['random_state'] = list(_GATHERED_RANDOM_STATES)
+            _GATHERED_RANDOM_STATES.clear()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         states = checkpoint.get('random_state')
