@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Training on a SLURM cluster: srun starts one task per GPU and mmengine's slurm launcher reads
+# SLURM_PROCID / SLURM_NTASKS / SLURM_LOCALID / SLURM_NODELIST (the first node is the master).
+#   bash tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [tools/train.py options]
+#   GPUS=16 bash tools/slurm_train.sh gpu convnext configs/detection/cascade_convnext_t_3x.py work_dirs/c   # 2 nodes x 8
+# Environment: GPUS (tasks in all, 8), GPUS_PER_NODE (8; 0 on CPU-only nodes: no --gres, and set
+# TASKS_PER_NODE), TASKS_PER_NODE (GPUS_PER_NODE), CPUS_PER_TASK (5), SRUN_ARGS (more srun options,
+# word-split), PORT (master port, else MASTER_PORT, else 29500), PYTHON (the repository's .venv/bin/python
+# when it exists, else python3).
+set -euo pipefail
+if [ $# -lt 4 ]; then
+  echo "usage: bash $0 PARTITION JOB_NAME CONFIG WORK_DIR [tools/train.py options]" >&2
+  exit 2
+fi
+PARTITION=$1
+JOB_NAME=$2
+CONFIG=$3
+WORK_DIR=$4
+shift 4
+GPUS=${GPUS:-8}
+GPUS_PER_NODE=${GPUS_PER_NODE:-8}
+TASKS_PER_NODE=${TASKS_PER_NODE:-$GPUS_PER_NODE}
+CPUS_PER_TASK=${CPUS_PER_TASK:-5}
+SRUN_ARGS=${SRUN_ARGS:-""}
+TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(dirname "$TOOLS")
+if [ -z "${PYTHON:-}" ]; then
+  if [ -x "$REPO/.venv/bin/python" ]; then PYTHON="$REPO/.venv/bin/python"; else PYTHON=python3; fi
+fi
+export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
+if [ -n "${PORT:-}" ]; then export MASTER_PORT=$PORT; fi
+SRUN=(srun -p "$PARTITION" --job-name="$JOB_NAME" --ntasks="$GPUS" --cpus-per-task="$CPUS_PER_TASK"
+      --kill-on-bad-exit=1)
+if [ "$GPUS_PER_NODE" -gt 0 ]; then SRUN+=(--gres="gpu:$GPUS_PER_NODE"); fi
+if [ "$TASKS_PER_NODE" -gt 0 ]; then SRUN+=(--ntasks-per-node="$TASKS_PER_NODE"); fi
+# shellcheck disable=SC2086  # SRUN_ARGS holds several options
+exec "${SRUN[@]}" $SRUN_ARGS \
+  "$PYTHON" -u "$TOOLS/train.py" "$CONFIG" --work-dir="$WORK_DIR" --launcher=slurm "$@"
