@@ -6,6 +6,7 @@
     bash tools/dist_test.sh CONFIG CHECKPOINT 8
 """
 import argparse
+import os
 import sys
 
 from mmengine.config import DictAction
@@ -32,6 +33,8 @@ def parse_args():
 
 def main():
     args = parse_args()
+    if 'LOCAL_RANK' not in os.environ:  # torch.distributed.launch passes --local_rank instead
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
     cfg = apply_test_args(load_config(args.config, args.cfg_options), args)
     preflight(cfg, args.config, mode='test')  # data, weights, device, classes: all problems at once
     Runner.from_cfg(cfg).test()

@@ -6,6 +6,7 @@
     bash tools/dist_train.sh CONFIG 8                  # 8 GPUs with torchrun (DDP)
 """
 import argparse
+import os
 import sys
 
 from mmengine.config import DictAction
@@ -35,6 +36,8 @@ def parse_args():
 
 def main():
     args = parse_args()
+    if 'LOCAL_RANK' not in os.environ:  # torch.distributed.launch passes --local_rank instead
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
     cfg = apply_train_args(load_config(args.config, args.cfg_options), args)
     preflight(cfg, args.config, mode='train')  # data, weights, device, classes: all problems at once
     Runner.from_cfg(cfg).train()

@@ -9,6 +9,8 @@ from typing import Optional
 
 from mmengine.config import Config
 
+from .distributed import setup_distributed
+
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Read a config file and apply ``--cfg-options``; a missing file is an error naming it.
@@ -67,7 +69,7 @@ def apply_train_args(cfg: Config, args) -> Config:
         cfg.load_from = args.resume
     if args.seed is not None:
         cfg.randomness = dict(seed=args.seed, deterministic=args.deterministic)
-    return cfg
+    return setup_distributed(cfg)  # CPU-only multi-process runs: gloo, DDP without device_ids, SyncBN
 
 
 def apply_test_args(cfg: Config, args) -> Config:
@@ -109,7 +111,7 @@ def apply_test_args(cfg: Config, args) -> Config:
         else:
             cfg.test_evaluator = _as_list(cfg.test_evaluator) + [
                 dict(type='DumpResults', out_file_path=args.out)]
-    return cfg
+    return setup_distributed(cfg)
 
 
 def _as_list(evaluator):
