@@ -22,5 +22,5 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=85, eta_min=1e-6, by_epoch=True, begin=5, end=90, convert_to_iter_based=True),
 ]
 train_cfg = dict(max_epochs=90)
-custom_hooks = []
+custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RandomStateHook')]  # no EMA
 default_hooks = dict(checkpoint=dict(save_best=None))

@@ -23,4 +23,4 @@ param_scheduler = [dict(type='CosineAnnealingLR', T_max=30, eta_min=1e-6, by_epo
                         convert_to_iter_based=True)]
 train_cfg = dict(max_epochs=30)
 auto_scale_lr = dict(base_batch_size=512)
-custom_hooks = []
+custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RandomStateHook')]  # no EMA

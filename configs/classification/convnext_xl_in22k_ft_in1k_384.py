@@ -8,4 +8,5 @@ model = dict(
 train_dataloader = dict(batch_size=8)
 val_dataloader = dict(batch_size=12)
 test_dataloader = dict(batch_size=12)
-custom_hooks = [dict(type='UnswappedEMAHook', momentum=1e-4, priority='ABOVE_NORMAL')]
+custom_hooks = [dict(type='UnswappedEMAHook', momentum=1e-4, priority='ABOVE_NORMAL'),
+                dict(type='NonFiniteLossHook'), dict(type='RandomStateHook')]

@@ -221,7 +221,8 @@ def test_mmpretrain_dense_backbone_checkpoint_loads_its_out_norms(tmp_path, v2):
     """mmdet's own ConvNeXt configs: mmpretrain.ConvNeXt(out_indices=(0, 1, 2, 3), gap_before_final_norm=False)."""
     ref = _mmpretrain_convnext(v2, out_indices=(0, 1, 2, 3), gap_before_final_norm=False)
     path = _save(tmp_path / 'mmdet.pth', {'meta': {}, 'state_dict': {
-        **{'backbone.' + k: v for k, v in ref.state_dict().items()}, 'neck.lateral_convs.0.conv.weight': torch.ones(1)}})
+        **{'backbone.' + k: v for k, v in ref.state_dict().items()},
+        'neck.lateral_convs.0.conv.weight': torch.ones(1)}})
     net = _ours(v2)
     report = load_pretrained(net, path)
     assert report['missing'] == [] and report['unexpected'] == []
