@@ -151,6 +151,22 @@ def _short(keys: List[str], limit: int = 8) -> str:
     return ', '.join(keys[:limit]) + more
 
 
+def _unreadable(filename: str, error: Exception) -> str:
+    """A short reason for a file that ``torch.load`` refused."""
+    text = str(error)
+    refused = re.search(r'Unsupported global: GLOBAL (\S+)', text)
+    if 'Weights only load failed' in text:
+        what = f' ({refused.group(1)})' if refused else ''
+        return (f'{filename!r} holds Python objects that torch\'s safe loader (weights_only=True) refuses{what}: a '
+                f'checkpoint is a pickle, and only tensors and known types load without trusting the file. A '
+                f'checkpoint written by mmengine\'s plain CheckpointHook holds such objects (its message hub); this '
+                f'project\'s configs write theirs with SafeCheckpointHook, which the safe loader reads. If you trust '
+                f'the file, load it once with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 set in the environment.')
+    first = text.strip().splitlines()[0] if text.strip() else ''
+    return (f'{filename!r} is not a readable PyTorch checkpoint ({type(error).__name__}: {first[:200]}). '
+            f'Expected a .pth file saved with torch.save.')
+
+
 def read_checkpoint(filename: str, map_location='cpu', use_ema: bool = False) -> Dict[str, torch.Tensor]:
     """Load a checkpoint file and return its (raw, unrenamed) flat state dict.
 
@@ -180,8 +196,7 @@ def read_checkpoint(filename: str, map_location='cpu', use_ema: bool = False) ->
         try:
             ckpt = CheckpointLoader.load_checkpoint(filename, map_location=map_location)
         except Exception as e:  # torch.load raises many types for a file that is not a checkpoint
-            raise ValueError(f'{filename!r} is not a readable PyTorch checkpoint ({type(e).__name__}: {e}). '
-                             f'Expected a .pth file saved with torch.save.') from e
+            raise ValueError(_unreadable(filename, e)) from e
     if not isinstance(ckpt, dict):
         raise ValueError(f'{filename!r} holds a {type(ckpt).__name__}, not a checkpoint dict')
     if use_ema:

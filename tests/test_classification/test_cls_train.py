@@ -30,7 +30,7 @@ def _tiny_cfg(folder: str, work_dir: str) -> Config:
     cfg.train_cfg = dict(by_epoch=True, max_epochs=1, val_interval=1)
     cfg.val_evaluator = cfg.test_evaluator = dict(type='TopKAccuracy', topk=(1,))
     cfg.custom_hooks = [dict(type='UnswappedEMAHook', momentum=0.5, priority='ABOVE_NORMAL')]
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
+    cfg.default_hooks.checkpoint = dict(type='SafeCheckpointHook', interval=1)
     cfg.default_hooks.logger.interval = 1
     return cfg
 

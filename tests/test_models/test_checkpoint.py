@@ -258,3 +258,16 @@ def test_mmpretrain_classifier_checkpoint_gives_the_stage_features(tmp_path, v2)
         pooled = ref(x)[0]  # mmpretrain's own classifier output: norm3(gap(stage 3))
         torch.testing.assert_close(pooled, torch.nn.functional.layer_norm(
             expected[-1].mean((-2, -1)), (SMALL['dims'][-1],), ref.norm3.weight, ref.norm3.bias, 1e-6))
+
+
+def test_a_file_the_safe_loader_refuses_says_why_and_how(tmp_path):
+    """mmengine's plain CheckpointHook pickles the message hub's HistoryBuffer with getattr(...)."""
+    from mmengine.logging import HistoryBuffer
+    buffer = HistoryBuffer()
+    buffer.update(1.0)
+    path = _save(tmp_path / 'plain_mmengine.pth', {'state_dict': {'backbone.x': torch.zeros(1)},
+                                                  'message_hub': {'log_scalars': {'train/loss': buffer}}})
+    with pytest.raises(ValueError, match=r"plain_mmengine\.pth' holds Python objects that torch's safe loader "
+                                         r".*refuses \(getattr\).*SafeCheckpointHook.*"
+                                         r"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1"):
+        load_pretrained(ConvNeXt('v2-atto'), path)
