@@ -3,7 +3,7 @@
     python tools/download_weights.py configs/detection/cascade_convnext_t_3x.py [CONFIG ...]
     python tools/download_weights.py --name convnext_tiny_1k_224 [--name ...]
     python tools/download_weights.py --list
-    python tools/download_weights.py CONFIG --out-dir /shared/weights
+    python tools/download_weights.py CONFIG --out-dir /data/weights
 
 Files go to torch hub's cache, ``$TORCH_HOME/hub/checkpoints`` (default ``~/.cache/torch/hub/checkpoints``),
 where a run that names the URL finds them without network access; files already there are not

@@ -1,5 +1,5 @@
 # Mask R-CNN, ConvNeXt-T (ImageNet-1K), 1x (12 epochs, steps 8/11), same data and optimizer as the 3x
-# config: RECIPES.md lists no 1x row, so lr, layer decay and drop path are the 3x Mask R-CNN T values.
+# config: no 1x recipe is released (docs/recipes.md), so lr, layer decay and drop path are the 3x Mask R-CNN T values.
 _base_ = './mask_rcnn_convnext_t_3x.py'
 
 max_epochs = 12

@@ -1,6 +1,6 @@
 """Read ConvNeXt checkpoints of every released layout into :class:`~convnext_dense.models.ConvNeXt`.
 
-Layouts (shared RECIPES.md, "Checkpoint key formats"):
+Layouts (docs/recipes.md, "Checkpoint key formats"):
 
 ============================  ================================  ===============================
 official (FB) = ours          timm                              mmpretrain / mmcls

@@ -76,9 +76,9 @@ def test_conventions(path):
 
 
 # ------------------------------------------------------------------------------------------ recipes
-# RECIPES.md detection table: drop path, lr, (decay rate, num_layers), AMP, and the file name of the non-EMA
+# docs/recipes.md detection table: drop path, lr, (decay rate, num_layers), AMP, and the file name of the non-EMA
 # ImageNet checkpoint of the authors' release, named by its URL (docs/pretrained_weights.md). V2 follows V1-T
-# (RECIPES.md has no V2 row; the V2 release has fine-tuned weights as EMA only). Swin: mmdet's own recipe
+# (no V2 row is released; the V2 release has fine-tuned weights as EMA only). Swin: mmdet's own recipe
 # (lr 1e-4, drop path 0.2, no layer decay), AMP as in mmdet's *_amp-ms-crop-3x configs.
 RECIPES = {
     'mask_rcnn_convnext_t_1x.py': (0.4, 1e-4, (0.95, 6), True, 'convnext_tiny_1k_224.pth'),
@@ -240,7 +240,7 @@ def test_layer_decay_groups_of_cascade_convnext_t():
 
     def expect(name, layer_id, decay):
         group = lookup[name]
-        scale = rate ** (num_layers + 2 - layer_id - 1)  # RECIPES.md: rate ** (num_layers + 2 - id - 1)
+        scale = rate ** (num_layers + 2 - layer_id - 1)  # docs/recipes.md: rate ** (num_layers + 2 - id - 1)
         assert group['lr'] == pytest.approx(lr * scale), name
         assert group['weight_decay'] == (0.05 if decay else 0.), name
 

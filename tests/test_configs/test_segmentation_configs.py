@@ -38,7 +38,7 @@ DEMO = 'demo/upernet_convnext_demo.py'
 DEMO_PATH = osp.join('configs', 'segmentation', DEMO)
 SHRUNK = ('large', 'xlarge', 'v2-base', 'v2-large', 'v2-huge')
 
-# shared RECIPES.md, "Segmentation": arch, drop path, lr, AMP, crop, slide stride, decay num_layers
+# docs/recipes.md, "Segmentation": arch, drop path, lr, AMP, crop, slide stride, decay num_layers
 RECIPES = {
     'upernet_convnext_t_512_160k_ade20k.py': ('tiny', 0.4, 1e-4, True, 512, 341, 6),
     'upernet_convnext_s_512_160k_ade20k.py': ('small', 0.3, 1e-4, True, 512, 341, 12),
@@ -46,7 +46,7 @@ RECIPES = {
     'upernet_convnext_b_in22k_640_160k_ade20k.py': ('base', 0.4, 1e-4, True, 640, 426, 12),
     'upernet_convnext_l_in22k_640_160k_ade20k.py': ('large', 0.4, 1e-4, False, 640, 426, 12),
     'upernet_convnext_xl_in22k_640_160k_ade20k.py': ('xlarge', 0.4, 8e-5, False, 640, 426, 12),
-    # V2-T: not in RECIPES; follows V1-T (the config says so)
+    # V2-T: no released row; follows V1-T (the config says so)
     'upernet_convnextv2_t_512_160k_ade20k.py': ('v2-tiny', 0.4, 1e-4, True, 512, 341, 6),
     # V2-B/L/H: the V1-B 512 recipe, L/H in fp32 (tests/test_configs/test_v2_dense_configs.py)
     'upernet_convnextv2_b_512_160k_ade20k.py': ('v2-base', 0.4, 1e-4, True, 512, 341, 12),
@@ -213,7 +213,7 @@ def test_builds_and_trains_one_step(name):
 @pytest.mark.parametrize('name, num_layers', [('upernet_convnext_t_512_160k_ade20k.py', 6),
                                               ('upernet_convnext_s_512_160k_ade20k.py', 12)])
 def test_stage_wise_decay_groups(name, num_layers):
-    """RECIPES.md: group id -> lr scale 0.9 ** (num_layers + 2 - id - 1); downsample layers -> 0,
+    """docs/recipes.md: group id -> lr scale 0.9 ** (num_layers + 2 - id - 1); downsample layers -> 0,
     stage i -> i + 1, everything else -> num_layers + 1; 1-D parameters and biases get no weight decay."""
     cfg = load(name)
     model = build_model(cfg)

@@ -12,7 +12,7 @@ import pytest
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'detection', 'demo', 'cascade_convnext_demo.py')
-MIN_BOX_AP = 0.30  # the target (COCO mAP@[.5:.95]); docs/demo_detection.md has the measured values
+MIN_BOX_AP = 0.30  # the target set for the demo (COCO mAP@[.5:.95]); docs/demo_detection.md has the measured values
 
 
 @pytest.mark.slow

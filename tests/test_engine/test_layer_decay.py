@@ -1,5 +1,5 @@
 """The paper's layer-wise (detection) and stage-wise (segmentation) lr decay, through mmdet's and mmseg's
-own LearningRateDecayOptimizerConstructor, checked against RECIPES.md's rule written out here."""
+own LearningRateDecayOptimizerConstructor, checked against the released rule (docs/recipes.md) written out here."""
 import re
 
 import pytest
@@ -12,7 +12,7 @@ BASE_LR, WD = 1e-3, 0.05
 
 
 def expected_layer_id(name: str, num_layers: int, decay_type: str) -> int:
-    """RECIPES.md, "Layer-wise decay, as released"."""
+    """docs/recipes.md, "Layer-wise decay, as released"."""
     m = re.match(r'backbone\.(downsample_layers|stages)\.(\d+)(?:\.(\d+))?', name)
     if m is None:
         return num_layers + 1  # neck and heads: scale 1
@@ -51,7 +51,7 @@ def test_lr_and_weight_decay_of_every_parameter_follow_the_recipe(scope, decay_t
         assert group['lr'] == pytest.approx(BASE_LR * rate ** (num_layers + 2 - layer_id - 1)), name
         no_decay = param.dim() == 1 or name.endswith('.bias')
         assert group['weight_decay'] == (0.0 if no_decay else WD), name
-    # The named examples of the issue, spelled out.
+    # Named examples, spelled out.
     lr = {n: group_of[id(p)]['lr'] for n, p in names.items()}
     if decay_type == 'layer_wise':
         assert lr['backbone.downsample_layers.0.0.weight'] == pytest.approx(BASE_LR * rate ** 7)

@@ -24,7 +24,7 @@ def timm_stage_features(model, x):
     return feats
 
 
-# RECIPES.md "Checkpoint key formats", written out independently of convnext_dense's own mapping.
+# docs/recipes.md "Checkpoint key formats", written out independently of convnext_dense's own mapping.
 def timm_to_fb_key(key: str) -> str:
     key = re.sub(r'^stem\.', 'downsample_layers.0.', key)
     key = re.sub(r'^stages\.(\d+)\.downsample\.', r'downsample_layers.\1.', key)

@@ -1,4 +1,4 @@
-# UperNet with a ConvNeXt-T backbone, as released for ADE20K (shared RECIPES.md, "Segmentation";
+# UperNet with a ConvNeXt-T backbone, as released for ADE20K (docs/recipes.md, "Segmentation";
 # facebookresearch/ConvNeXt semantic_segmentation and mmseg's configs/convnext): layer scale 1.0,
 # UPerHead with 512 channels and pool scales (1, 2, 3, 6), an FCN auxiliary head on stage 3
 # (index 2) with loss weight 0.4, SyncBN in the heads, slide inference. Sizes change the
