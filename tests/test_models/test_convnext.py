@@ -172,6 +172,8 @@ def test_registries_build_by_name(scope):
         net = models.build(dict(type='ConvNeXt', arch=SMALL, out_indices=(1, 3)))
     assert isinstance(net, ConvNeXt) and net.out_channels == (16, 64)
     assert ROOT.get('ConvNeXt') is ConvNeXt
+    # registered once, in the root: the scopes find it through their parent
+    assert scope == 'mmengine' or 'ConvNeXt' not in models.module_dict
 
 
 def test_config_with_custom_imports_builds_under_both_scopes(tmp_path):
