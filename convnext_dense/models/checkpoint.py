@@ -155,14 +155,16 @@ def _unreadable(filename: str, error: Exception) -> str:
     """A short reason for a file that ``torch.load`` refused."""
     text = str(error)
     refused = re.search(r'Unsupported global: GLOBAL (\S+)', text)
-    if 'Weights only load failed' in text:
-        what = f' ({refused.group(1)})' if refused else ''
+    if refused:
+        what = f' ({refused.group(1)})'
         return (f'{filename!r} holds Python objects that torch\'s safe loader (weights_only=True) refuses{what}: a '
                 f'checkpoint is a pickle, and only tensors and known types load without trusting the file. A '
                 f'checkpoint written by mmengine\'s plain CheckpointHook holds such objects (its message hub); this '
                 f'project\'s configs write theirs with SafeCheckpointHook, which the safe loader reads. If you trust '
                 f'the file, load it once with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 set in the environment.')
-    first = text.strip().splitlines()[0] if text.strip() else ''
+    reason = re.search(r'WeightsUnpickler error:\s*([^\n]+)', text)  # the safe loader's reason, not its advice
+    first = ('not a pickle torch can read: ' + reason.group(1).strip()) if reason else \
+        (text.strip().splitlines() or [''])[0]
     return (f'{filename!r} is not a readable PyTorch checkpoint ({type(error).__name__}: {first[:200]}). '
             f'Expected a .pth file saved with torch.save.')
 
