@@ -7,7 +7,7 @@ DET_DEMO := configs/detection/demo/cascade_convnext_demo.py
 SEG_DEMO := configs/segmentation/demo/upernet_convnext_demo.py
 CLS_DEMO := configs/classification/demo/convnext_demo.py
 
-.PHONY: setup test test-slow test-demo test-gpu lint demo demo-seg demo-cls demo-all format
+.PHONY: setup test test-slow test-demo test-gpu lint demo demo-seg demo-cls demo-chain demo-chain-small demo-all format
 
 setup:
 	@bash tools/setup_env.sh
@@ -53,6 +53,14 @@ demo-seg: setup data/synthetic_ade/annotations/validation
 
 demo-cls: setup data/synthetic_cls/val
 	$(PY) tools/train.py $(CLS_DEMO) --work-dir work_dirs/demo_cls
+
+# Pretrain -> detect -> segment: the classification demo, then the detection and segmentation demos from
+# its checkpoint and from random init (two seeds each); one markdown table and learning curves.
+demo-chain: setup
+	$(PY) tools/demo_chain.py --budget full --out-dir work_dirs/demo_chain
+
+demo-chain-small: setup
+	$(PY) tools/demo_chain.py --budget small --out-dir work_dirs/demo_chain_small
 
 demo-all: demo demo-seg demo-cls
 
