@@ -35,3 +35,15 @@ def test_cascade_convnext_demo_reaches_target_box_ap(tmp_path):
     print(f'demo: box AP {metrics["coco/bbox_mAP"]:.3f}, mask AP {metrics["coco/segm_mAP"]:.3f}, '
           f'{time.time() - start:.0f} s')
     assert metrics['coco/bbox_mAP'] >= MIN_BOX_AP
+
+    # tools/test.py --tta on the trained Cascade Mask R-CNN, as a user runs it (three scales x flip)
+    checkpoint = osp.join('work', open(osp.join(tmp_path, 'work', 'last_checkpoint')).read().strip().split('/')[-1])
+    tta = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'test.py'), CONFIG, checkpoint, '--tta',
+                          '--work-dir', 'tta'], cwd=tmp_path, capture_output=True, text=True, timeout=1200,
+                         env=dict(os.environ, PYTHONPATH=REPO))
+    assert tta.returncode == 0, (tta.stdout + tta.stderr)[-3000:]
+    tta_runs = sorted(glob.glob(str(tmp_path / 'tta' / '2*_*')))
+    with open(osp.join(tta_runs[-1], osp.basename(tta_runs[-1]) + '.json')) as f:
+        tta_metrics = json.load(f)
+    print(f'demo with --tta: box AP {tta_metrics["coco/bbox_mAP"]:.3f}, mask AP {tta_metrics["coco/segm_mAP"]:.3f}')
+    assert tta_metrics['coco/bbox_mAP'] >= MIN_BOX_AP
