@@ -200,8 +200,8 @@ class Variant:
         self.batch, self.size = int(s.get('batch', 1)), tuple(s.get('size', (224, 224)))
         self.config = s['model'].startswith('config:')
         self.name = (os.path.splitext(os.path.basename(s['model'][7:]))[0] if self.config else s['model'])
-        self.name += f" | {self.dtype} | {'channels-last' if s.get('channels_last') else 'NCHW'}" \
-                     f" | {'compiled' if s.get('compile') else 'eager'}"
+        layout = 'as configured' if self.config else 'channels-last' if s.get('channels_last') else 'NCHW'
+        self.name += f" | {self.dtype} | {layout} | {'compiled' if s.get('compile') else 'eager'}"
         if self.config:
             self.whole = ConfigModel(s['model'][7:], self.batch, self.size, str(self.device))
             self.module = self.whole.model
@@ -404,6 +404,20 @@ def _device_name(device: torch.device) -> str:
     return f'CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)'
 
 
+def profile_table(spec: dict, task: str = 'train', row_limit: int = 12) -> str:
+    """``torch.profiler``'s table of the top operators (by self CPU time) of one call of ``task``."""
+    from torch.profiler import ProfilerActivity, profile
+    variant = Variant(spec)
+    call = {'infer': variant.infer, 'latency': lambda: variant.infer(1), 'train': variant.train_step}[task]
+    call()  # warm-up
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if variant.device.type == 'cuda' else [])
+    with profile(activities=activities) as prof:
+        call()
+        _sync(variant.device)
+    key = 'self_cuda_time_total' if variant.device.type == 'cuda' else 'self_cpu_time_total'
+    return f'{variant.name}, {task}:\n' + prof.key_averages().table(sort_by=key, row_limit=row_limit)
+
+
 # -------------------------------------------------------------------------------------------- reports
 def _fmt(value, digits=2) -> str:
     if value is None:
@@ -426,7 +440,7 @@ def markdown(result: dict, command: str = '') -> str:
     if command:
         lines += [f'Command: `{command}`', '']
     has = {k: any(k in r for r in rows) for k in ('infer_img_s', 'latency_ms', 'train_img_s')}
-    head = ['model | dtype | memory | compile', 'input', 'params (M)', 'GFLOPs']
+    head = ['model', 'dtype', 'memory', 'compile', 'input', 'params (M)', 'GFLOPs']
     if has['infer_img_s']:
         head += ['inference img/s', 'x baseline']
     if has['latency_ms']:

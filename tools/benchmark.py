@@ -72,6 +72,8 @@ def parse_args(argv=None):
                      choices=['infer', 'latency', 'train'])
     new.add_argument('--rounds', type=int, default=5, help='interleaved timed rounds (default: %(default)s)')
     new.add_argument('--no-memory', action='store_true', help='skip the peak-memory subprocesses')
+    new.add_argument('--profile', action='store_true',
+                     help='also print (and add to PREFIX.md) torch.profiler top-operator tables per variant, task')
     new.add_argument('--scaling', action='store_true', help='images/s and memory vs input size and batch size')
     new.add_argument('--scaling-sizes', type=int, nargs='+', default=[224, 384, 512, 768, 1024])
     new.add_argument('--scaling-batches', type=int, nargs='+', default=[1, 2, 4, 8, 16])
@@ -290,6 +292,11 @@ def compare(args, argv) -> dict:
     result = bm.run(specs, rounds=args.rounds, warmup=args.warmup, tasks=args.tasks, memory=not args.no_memory)
     result['meta']['command'] = command
     table = bm.markdown(result, command)
+    if args.profile:
+        for spec in specs:
+            for task in args.tasks:
+                if task != 'latency':
+                    table += '\n\n```\n' + bm.profile_table(spec, task) + '```'
     print(table)
     if args.out:
         with open(args.out + '.md', 'w') as f:

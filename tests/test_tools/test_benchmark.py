@@ -69,6 +69,12 @@ def test_command_line_runs_on_a_tiny_model(tmp_path):
     assert '| convnext | fp32 | channels-last | eager |' in proc.stdout
 
 
+def test_profile_table_names_the_top_operators():
+    spec = dict(model='convnext', arch=dict(depths=(1, 1, 1, 1), dims=(8, 16, 32, 64)), batch=1, size=[32, 32])
+    table = bm.profile_table(spec, 'train')
+    assert table.startswith('convnext | fp32 | NCHW | eager, train:') and 'aten::' in table and 'Self CPU' in table
+
+
 def test_cpu_peak_memory_of_a_training_step():
     """Measured in a fresh subprocess per variant (its peak resident set)."""
     spec = dict(model='convnext', arch=dict(depths=(1, 1, 1, 1), dims=(8, 16, 32, 64)), batch=1, size=[32, 32])
