@@ -41,6 +41,9 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import torch
 from mmengine.logging import print_log
 
+from .arch import ARCH_SETTINGS
+from .weights import is_url, load_url_checkpoint
+
 # (pattern, replacement) applied in order to each key; the patterns of different layouts never
 # match each other's keys, so one table serves every layout.
 _RENAMES: List[Tuple[str, str]] = [
@@ -138,7 +141,6 @@ def infer_arch(state_dict: Mapping[str, torch.Tensor]) -> Optional[dict]:
 def _describe(arch: Optional[dict]) -> str:
     if arch is None:
         return 'no ConvNeXt stages'
-    from .convnext import ARCH_SETTINGS
     for name, setting in ARCH_SETTINGS.items():
         if (tuple(setting['depths']), tuple(setting['dims']), setting.get('grn', False)) == \
                 (arch['depths'], arch['dims'], arch['grn']):
@@ -191,7 +193,6 @@ def read_checkpoint(filename: str, map_location='cpu', use_ema: bool = False) ->
             f'checkpoint of configs/classification), or point the config at it: '
             f'--cfg-options model.backbone.init_cfg.checkpoint=PATH. Any of these layouts loads as it is; '
             f'tools/convert_checkpoint.py IN OUT writes it in this project\'s layout offline.')
-    from .weights import is_url, load_url_checkpoint
     if is_url(filename):  # downloaded once into torch hub's cache, read with weights_only=True (weights.py)
         ckpt = load_url_checkpoint(filename, map_location=map_location)
     else:

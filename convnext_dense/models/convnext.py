@@ -57,50 +57,8 @@ import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 from timm.layers import DropPath, trunc_normal_
 
-# depths and widths per stage, from the papers. V2 models use GRN in
-# the MLP and no layer scale.
-ARCH_SETTINGS: Dict[str, dict] = {
-    'tiny': dict(depths=(3, 3, 9, 3), dims=(96, 192, 384, 768)),
-    'small': dict(depths=(3, 3, 27, 3), dims=(96, 192, 384, 768)),
-    'base': dict(depths=(3, 3, 27, 3), dims=(128, 256, 512, 1024)),
-    'large': dict(depths=(3, 3, 27, 3), dims=(192, 384, 768, 1536)),
-    'xlarge': dict(depths=(3, 3, 27, 3), dims=(256, 512, 1024, 2048)),
-    'v2-atto': dict(depths=(2, 2, 6, 2), dims=(40, 80, 160, 320), grn=True),
-    'v2-femto': dict(depths=(2, 2, 6, 2), dims=(48, 96, 192, 384), grn=True),
-    'v2-pico': dict(depths=(2, 2, 6, 2), dims=(64, 128, 256, 512), grn=True),
-    'v2-nano': dict(depths=(2, 2, 8, 2), dims=(80, 160, 320, 640), grn=True),
-    'v2-tiny': dict(depths=(3, 3, 9, 3), dims=(96, 192, 384, 768), grn=True),
-    'v2-base': dict(depths=(3, 3, 27, 3), dims=(128, 256, 512, 1024), grn=True),
-    'v2-large': dict(depths=(3, 3, 27, 3), dims=(192, 384, 768, 1536), grn=True),
-    'v2-huge': dict(depths=(3, 3, 27, 3), dims=(352, 704, 1408, 2816), grn=True),
-}
-
-
-def resolve_arch(arch: Union[str, dict]) -> dict:
-    """Return ``dict(depths, dims, grn)`` for an arch name or a custom dict.
-
-    Args:
-        arch: a key of :data:`ARCH_SETTINGS` or ``dict(depths=[...], dims=[...], grn=False)``.
-
-    Raises:
-        ValueError: an unknown name, or a custom dict without matching ``depths``/``dims``.
-    """
-    if isinstance(arch, str):
-        if arch not in ARCH_SETTINGS:
-            raise ValueError(f'ConvNeXt: unknown arch {arch!r}; choose one of {sorted(ARCH_SETTINGS)} '
-                             f"or pass a dict such as dict(depths=[3, 3, 9, 3], dims=[96, 192, 384, 768]).")
-        arch = ARCH_SETTINGS[arch]
-    if not isinstance(arch, dict):
-        raise TypeError(f'ConvNeXt: arch must be a name or a dict, got {type(arch).__name__}: {arch!r}')
-    unknown = set(arch) - {'depths', 'dims', 'grn'}
-    if unknown or 'depths' not in arch or 'dims' not in arch:
-        raise ValueError(f"ConvNeXt: a custom arch needs the keys 'depths' and 'dims' (and optionally 'grn'); "
-                         f'got {sorted(arch)}')
-    depths, dims = tuple(int(d) for d in arch['depths']), tuple(int(d) for d in arch['dims'])
-    if len(depths) != len(dims) or not depths or min(depths) < 1 or min(dims) < 1:
-        raise ValueError(f'ConvNeXt: arch depths {depths} and dims {dims} must be positive and of equal length')
-    return dict(depths=depths, dims=dims, grn=bool(arch.get('grn', False)))
-
+from .arch import ARCH_SETTINGS, resolve_arch  # noqa: F401  (re-exported: the sizes live in arch.py)
+from .checkpoint import load_pretrained
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 # oneDNN's fused Linear kernels (what inductor uses on CPU); absent from builds without mkldnn.
@@ -443,7 +401,6 @@ class ConvNeXt(BaseModule):
             if init_cfg.pop('type', None) != 'Pretrained':
                 raise ValueError(f"ConvNeXt: init_cfg={self.init_cfg} is not supported; use "
                                  f"dict(type='Pretrained', checkpoint=PATH) or None")
-            from .checkpoint import load_pretrained  # local import: checkpoint.py imports this module
             target = ConvNeXt(**self._kwargs) if self.deploy else self
             load_pretrained(target, init_cfg.pop('checkpoint'), **init_cfg)
             if self.deploy:
