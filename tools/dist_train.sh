@@ -6,20 +6,9 @@
 # Environment: NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500), PYTHON (the repository's
 # .venv/bin/python when it exists, else python3): no virtual environment needs to be activated.
 set -euo pipefail
-if [ $# -lt 2 ]; then
-  echo "usage: bash $0 CONFIG NUM_PROCS [tools/train.py options]" >&2
-  exit 2
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/_launcher.sh"
+usage 2 $# "CONFIG NUM_PROCS [tools/train.py options]"
 CONFIG=$1
 NUM_PROCS=$2
 shift 2
-TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(dirname "$TOOLS")
-if [ -z "${PYTHON:-}" ]; then
-  if [ -x "$REPO/.venv/bin/python" ]; then PYTHON="$REPO/.venv/bin/python"; else PYTHON=python3; fi
-fi
-export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
-exec "$PYTHON" -m torch.distributed.run \
-  --nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}" --nproc_per_node="$NUM_PROCS" \
-  --master_addr="${MASTER_ADDR:-127.0.0.1}" --master_port="${PORT:-29500}" \
-  "$TOOLS/train.py" "$CONFIG" --launcher pytorch "$@"
+run_torchrun "$NUM_PROCS" "$TOOLS/train.py" "$CONFIG" --launcher pytorch "$@"

@@ -8,31 +8,11 @@
 # word-split), PORT (master port, else MASTER_PORT, else 29500), PYTHON (the repository's .venv/bin/python
 # when it exists, else python3).
 set -euo pipefail
-if [ $# -lt 4 ]; then
-  echo "usage: bash $0 PARTITION JOB_NAME CONFIG WORK_DIR [tools/train.py options]" >&2
-  exit 2
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/_launcher.sh"
+usage 4 $# "PARTITION JOB_NAME CONFIG WORK_DIR [tools/train.py options]"
 PARTITION=$1
 JOB_NAME=$2
 CONFIG=$3
 WORK_DIR=$4
 shift 4
-GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-8}
-TASKS_PER_NODE=${TASKS_PER_NODE:-$GPUS_PER_NODE}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-SRUN_ARGS=${SRUN_ARGS:-""}
-TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(dirname "$TOOLS")
-if [ -z "${PYTHON:-}" ]; then
-  if [ -x "$REPO/.venv/bin/python" ]; then PYTHON="$REPO/.venv/bin/python"; else PYTHON=python3; fi
-fi
-export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
-if [ -n "${PORT:-}" ]; then export MASTER_PORT=$PORT; fi
-SRUN=(srun -p "$PARTITION" --job-name="$JOB_NAME" --ntasks="$GPUS" --cpus-per-task="$CPUS_PER_TASK"
-      --kill-on-bad-exit=1)
-if [ "$GPUS_PER_NODE" -gt 0 ]; then SRUN+=(--gres="gpu:$GPUS_PER_NODE"); fi
-if [ "$TASKS_PER_NODE" -gt 0 ]; then SRUN+=(--ntasks-per-node="$TASKS_PER_NODE"); fi
-# shellcheck disable=SC2086  # SRUN_ARGS holds several options
-exec "${SRUN[@]}" $SRUN_ARGS \
-  "$PYTHON" -u "$TOOLS/train.py" "$CONFIG" --work-dir="$WORK_DIR" --launcher=slurm "$@"
+run_srun "$PARTITION" "$JOB_NAME" "$TOOLS/train.py" "$CONFIG" --work-dir="$WORK_DIR" --launcher=slurm "$@"
