@@ -134,19 +134,6 @@ def last_checkpoint(work_dir, prefix):
     return osp.join(work_dir, max(names, key=lambda n: int(n[len(prefix):-len('.pth')])))
 
 
-def weights_only(path):
-    """``<path>_weights.pth``: the checkpoint's ``state_dict`` and ``ema_state_dict`` only (tensors).
-
-    The downstream runs need nothing else; the file loads with ``torch.load(weights_only=True)`` whatever
-    else (message hub, optimizer, config) the training checkpoint holds.
-    """
-    import torch
-    ckpt = torch.load(path, map_location='cpu', weights_only=False)  # this chain's own run
-    out = path[:-len('.pth')] + '_weights.pth'
-    torch.save({k: ckpt[k] for k in ('state_dict', 'ema_state_dict') if k in ckpt}, out)
-    return out
-
-
 def pretrain(out_dir, data, b):
     work = osp.join(out_dir, 'pretrain')
 
@@ -165,7 +152,7 @@ def pretrain(out_dir, data, b):
 
     seconds = run_train(write_config(CLS_CFG, work, edit), work)
     records = read_scalars(work)
-    checkpoint = weights_only(last_checkpoint(work, 'epoch_'))
+    checkpoint = last_checkpoint(work, 'epoch_')
     return dict(task='pretrain', start='-', seed=0, seconds=seconds, checkpoint=checkpoint,
                 top1=records[-1][1][METRICS['cls']], curve=[(s, r[METRICS['cls']]) for s, r in records])
 
