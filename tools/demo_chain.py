@@ -3,15 +3,17 @@
 1. pretrains the small ConvNeXt of ``configs/classification/demo/convnext_demo.py`` on the synthetic
    image folder;
 2. trains the detection demo (``configs/detection/demo/cascade_convnext_demo_pretrained.py``) and the
-   segmentation demo (``configs/segmentation/demo/upernet_convnext_demo.py``) twice each per seed: the
-   backbone from that checkpoint, and from random init, with the same data, schedule and seed;
+   segmentation demo (``configs/segmentation/demo/upernet_convnext_demo_pretrained.py``) twice each per
+   seed: the backbone from that checkpoint, and from random init;
 3. writes ``results.md`` (one table: top-1, box/mask AP, mIoU, wall time of every run, and the mean
    over seeds), ``results.json`` and ``curves.png`` (box AP and mIoU against iteration, both starts)
    into ``--out-dir``. The configs each run used are saved next to its logs (``<run>/config.py``).
 
-Every run is ``tools/train.py`` in its own process. The segmentation demo's backbone (2-2-6-2 blocks)
-is replaced by the classifier's (1-1-3-1, widths 32..256) in both of its runs, so that the checkpoint
-fits; the detection demo already uses it.
+Every run is ``tools/train.py`` in its own process. The two starts of a task are one ablation: the same
+config (the ``*_pretrained.py`` demos, with their fine-tuning recipe: layer-wise lr decay over the
+backbone), data, schedule and seed; the random start only sets ``model.backbone.init_cfg=None``. Both
+downstream configs use the classifier's backbone (1-1-3-1 blocks, widths 32..256), so that the
+checkpoint fits.
 
 Budgets (``--budget``):
 
@@ -43,7 +45,7 @@ sys.path.insert(0, REPO)
 
 CLS_CFG = 'configs/classification/demo/convnext_demo.py'
 DET_CFG = 'configs/detection/demo/cascade_convnext_demo_pretrained.py'
-SEG_CFG = 'configs/segmentation/demo/upernet_convnext_demo.py'
+SEG_CFG = 'configs/segmentation/demo/upernet_convnext_demo_pretrained.py'
 
 # Per budget: pretraining epochs; detection / segmentation iterations and validation interval; data.
 BUDGETS = {
@@ -184,7 +186,7 @@ def detect(out_dir, data, b, checkpoint, seed):
                 mask_ap=last[METRICS['det_mask']], curve=[(s, r[METRICS['det_box']]) for s, r in records])
 
 
-def segment(out_dir, data, b, checkpoint, seed, arch):
+def segment(out_dir, data, b, checkpoint, seed):
     start = 'pretrained' if checkpoint else 'random'
     work = osp.join(out_dir, f'seg_{start}_seed{seed}')
 
@@ -192,7 +194,6 @@ def segment(out_dir, data, b, checkpoint, seed, arch):
         cfg.work_dir = work
         for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
             cfg[loader].dataset.data_root = data['ade']
-        cfg.model.backbone.arch = dict(arch)  # the classifier's blocks and widths, for both starts
         cfg.model.backbone.init_cfg = (dict(type='Pretrained', checkpoint=checkpoint) if checkpoint else None)
         iters = b['seg_iters']
         cfg.train_cfg.update(max_iters=iters, val_interval=b['seg_val'])
@@ -271,8 +272,6 @@ def main(argv=None):
     runs = [pretrain(out_dir, data, b)]
     checkpoint = runs[0]['checkpoint']
     print(f"pretrained: top-1 {runs[0]['top1']:.1f} % in {runs[0]['seconds']:.0f} s -> {checkpoint}", flush=True)
-    from mmengine.config import Config
-    arch = Config.fromfile(osp.join(REPO, CLS_CFG)).model.backbone.arch
     for seed in args.seeds:
         for ckpt in (checkpoint, None):
             if 'det' not in args.skip:
@@ -280,7 +279,7 @@ def main(argv=None):
                 print(f"detection {runs[-1]['start']} seed {seed}: box AP {runs[-1]['box_ap'] * 100:.1f} "
                       f"in {runs[-1]['seconds']:.0f} s", flush=True)
             if 'seg' not in args.skip:
-                runs.append(segment(out_dir, data, b, ckpt, seed, dict(arch)))
+                runs.append(segment(out_dir, data, b, ckpt, seed))
                 print(f"segmentation {runs[-1]['start']} seed {seed}: mIoU {runs[-1]['miou']:.1f} "
                       f"in {runs[-1]['seconds']:.0f} s", flush=True)
     text = table(runs, args) + f'\nTotal wall time: {time.time() - total:.0f} s.\n'
