@@ -211,8 +211,8 @@ def segment(out_dir, data, b, checkpoint, seed):
                 curve=[(s, r[METRICS['seg']]) for s, r in records])
 
 
-def fmt(value, scale=1.):
-    return '-' if value is None else f'{value * scale:.1f}'
+def fmt(value, scale=1., sign=''):
+    return '-' if value is None else f'{value * scale:{sign}.1f}'
 
 
 def table(runs, args):
@@ -224,19 +224,23 @@ def table(runs, args):
         lines.append(f"| {r['task']} | {r['start']} | {r['seed']} | {fmt(r.get('top1'))} | "
                      f"{fmt(r.get('box_ap'), 100)} | {fmt(r.get('mask_ap'), 100)} | {fmt(r.get('miou'))} | "
                      f"{r['seconds']:.0f} s |")
-    lines += ['', '| mean over seeds | start | box AP | mask AP | mIoU |', '|---|---|---|---|---|']
+    lines += ['', '| mean over seeds | start | box AP | mask AP | mIoU | time |', '|---|---|---|---|---|---|']
     for task in ('detection', 'segmentation'):
+        means = {}
         for start in ('pretrained', 'random'):
             sel = [r for r in runs if r['task'] == task and r['start'] == start]
             if not sel:
                 continue
-
-            def mean(key, sel=sel):
-                vals = [r[key] for r in sel if r.get(key) is not None]
-                return sum(vals) / len(vals) if vals else None
-
-            lines.append(f"| {task} | {start} | {fmt(mean('box_ap'), 100)} | {fmt(mean('mask_ap'), 100)} | "
-                         f"{fmt(mean('miou'))} |")
+            means[start] = {key: (sum(r[key] for r in sel) / len(sel) if all(r.get(key) is not None for r in sel)
+                                  else None) for key in ('box_ap', 'mask_ap', 'miou', 'seconds')}
+            m = means[start]
+            lines.append(f"| {task} | {start} | {fmt(m['box_ap'], 100)} | {fmt(m['mask_ap'], 100)} | "
+                         f"{fmt(m['miou'])} | {m['seconds']:.0f} s |")
+        if len(means) == 2:
+            diff = {key: (None if means['pretrained'][key] is None else
+                          means['pretrained'][key] - means['random'][key]) for key in ('box_ap', 'mask_ap', 'miou')}
+            lines.append(f"| {task} | pretrained - random | {fmt(diff['box_ap'], 100, '+')} | "
+                         f"{fmt(diff['mask_ap'], 100, '+')} | {fmt(diff['miou'], 1, '+')} | |")
     return '\n'.join(lines) + '\n'
 
 
@@ -262,6 +266,19 @@ def plot(runs, path):
     plt.close(fig)
 
 
+def write_results(runs, args, out_dir, seconds, final):
+    """results.md, results.json and curves.png of the runs so far (after every run: a stopped chain keeps
+    what it measured); returns the markdown."""
+    text = table(runs, args) + (f'\nTotal wall time: {seconds:.0f} s.\n' if final else
+                                f'\nUnfinished: {len(runs)} runs so far, {seconds:.0f} s.\n')
+    with open(osp.join(out_dir, 'results.md'), 'w') as f:
+        f.write(text)
+    with open(osp.join(out_dir, 'results.json'), 'w') as f:
+        json.dump(runs, f, indent=1)
+    plot(runs, osp.join(out_dir, 'curves.png'))
+    return text
+
+
 def main(argv=None):
     args = parse_args(argv)
     out_dir = osp.abspath(osp.join(REPO, args.out_dir)) if not osp.isabs(args.out_dir) else args.out_dir
@@ -272,22 +289,20 @@ def main(argv=None):
     runs = [pretrain(out_dir, data, b)]
     checkpoint = runs[0]['checkpoint']
     print(f"pretrained: top-1 {runs[0]['top1']:.1f} % in {runs[0]['seconds']:.0f} s -> {checkpoint}", flush=True)
+    write_results(runs, args, out_dir, time.time() - total, final=False)
     for seed in args.seeds:
         for ckpt in (checkpoint, None):
             if 'det' not in args.skip:
                 runs.append(detect(out_dir, data, b, ckpt, seed))
                 print(f"detection {runs[-1]['start']} seed {seed}: box AP {runs[-1]['box_ap'] * 100:.1f} "
                       f"in {runs[-1]['seconds']:.0f} s", flush=True)
+                write_results(runs, args, out_dir, time.time() - total, final=False)
             if 'seg' not in args.skip:
                 runs.append(segment(out_dir, data, b, ckpt, seed))
                 print(f"segmentation {runs[-1]['start']} seed {seed}: mIoU {runs[-1]['miou']:.1f} "
                       f"in {runs[-1]['seconds']:.0f} s", flush=True)
-    text = table(runs, args) + f'\nTotal wall time: {time.time() - total:.0f} s.\n'
-    with open(osp.join(out_dir, 'results.md'), 'w') as f:
-        f.write(text)
-    with open(osp.join(out_dir, 'results.json'), 'w') as f:
-        json.dump(runs, f, indent=1)
-    plot(runs, osp.join(out_dir, 'curves.png'))
+                write_results(runs, args, out_dir, time.time() - total, final=False)
+    text = write_results(runs, args, out_dir, time.time() - total, final=True)
     print(text)
     print(f'written: {out_dir}/results.md, results.json, curves.png')
     return runs
