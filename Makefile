@@ -34,16 +34,16 @@ test-gpu: setup
 	$(PY) -m pytest -m cuda -q -rs tests/test_gpu
 
 # Each demo set is rewritten when its generator changes (a stale set would train on the old data).
-data/synthetic_coco/annotations/instances_val.json: convnext_dense/datasets/synthetic_coco.py | $(STAMP)
+data/synthetic_coco/annotations/instances_val.json: convnext_dense/datasets/synthetic/coco.py convnext_dense/datasets/synthetic/draw.py | $(STAMP)
 	$(PY) tools/make_demo_data.py coco --out data/synthetic_coco
 
-data/synthetic_ade/annotations/validation: convnext_dense/datasets/synthetic_ade.py | $(STAMP)
+data/synthetic_ade/annotations/validation: convnext_dense/datasets/synthetic/ade.py | $(STAMP)
 	$(PY) tools/make_demo_data.py ade --out data/synthetic_ade
 	touch $@
 
-data/synthetic_cls/val: convnext_dense/classification/synthetic.py | $(STAMP)
+data/synthetic_cls/val: convnext_dense/datasets/synthetic/imagefolder.py convnext_dense/datasets/synthetic/draw.py | $(STAMP)
 	rm -rf data/synthetic_cls
-	$(PY) tools/make_cls_data.py --out data/synthetic_cls
+	$(PY) tools/make_demo_data.py cls --out data/synthetic_cls
 
 demo: setup data/synthetic_coco/annotations/instances_val.json
 	$(PY) tools/train.py $(DET_DEMO) --work-dir work_dirs/demo_det

@@ -69,9 +69,7 @@ def parse_args(argv=None):
 
 def prepare_data(out_dir, budget, low_data):
     """The three data folders (generated where missing); tiny sets for the small budget or low data."""
-    from convnext_dense.classification import generate_imagefolder
-    from convnext_dense.datasets.synthetic_ade import generate_ade
-    from convnext_dense.datasets.synthetic_coco import generate_coco
+    from convnext_dense.datasets.synthetic import generate_ade, generate_coco, generate_imagefolder
     tiny = BUDGETS[budget]['tiny_data']
     data = dict(cls=osp.join(out_dir, 'data', 'cls') if tiny else 'data/synthetic_cls',
                 coco=osp.join(out_dir, 'data', 'coco') if tiny or low_data else 'data/synthetic_coco',

@@ -2,6 +2,8 @@
 
     python tools/make_demo_data.py coco --out data/synthetic_coco      # shapes, COCO instances format
     python tools/make_demo_data.py ade --out data/synthetic_ade        # textures, ADE20K semantic format
+    python tools/make_demo_data.py cls --out data/synthetic_cls        # one shape per image, ImageNet folders
+    python tools/make_demo_data.py cls --out data/tiny_cls --num-classes 4 --train-per-class 20 --val-per-class 5
 
 Each subcommand is one entry of COMMANDS: a function adding its arguments and a function running it.
 """
@@ -19,7 +21,7 @@ def add_coco_args(parser):
 
 
 def run_coco(args):
-    from convnext_dense.datasets.synthetic_coco import generate_coco
+    from convnext_dense.datasets.synthetic import generate_coco
     return generate_coco(args.out, num_train=args.num_train, num_val=args.num_val, image_size=args.image_size,
                          seed=args.seed)
 
@@ -34,15 +36,32 @@ def add_ade_args(parser):
 
 
 def run_ade(args):
-    from convnext_dense.datasets.synthetic_ade import generate_ade
+    from convnext_dense.datasets.synthetic import generate_ade
     return generate_ade(args.out, num_train=args.num_train, num_val=args.num_val, image_size=args.image_size,
                         seed=args.seed)
+
+
+def add_cls_args(parser):
+    from convnext_dense.datasets.synthetic import SHAPES
+    parser.add_argument('--out', default='data/synthetic_cls', help='output folder (default: %(default)s)')
+    parser.add_argument('--num-classes', type=int, default=8, help=f'shape kinds, the first N of {SHAPES}')
+    parser.add_argument('--train-per-class', type=int, default=300, help='training images per class')
+    parser.add_argument('--val-per-class', type=int, default=50, help='validation images per class')
+    parser.add_argument('--image-size', type=int, default=64, help='side of the square images (default: %(default)s)')
+    parser.add_argument('--seed', type=int, default=0, help='random seed (default: %(default)s)')
+
+
+def run_cls(args):
+    from convnext_dense.datasets.synthetic import generate_imagefolder
+    return generate_imagefolder(args.out, num_classes=args.num_classes, num_train_per_class=args.train_per_class,
+                                num_val_per_class=args.val_per_class, image_size=args.image_size, seed=args.seed)
 
 
 # name: (help, add_args, run)
 COMMANDS = {
     'coco': ('synthetic shapes for detection / instance segmentation (COCO format)', add_coco_args, run_coco),
     'ade': ('synthetic textures for semantic segmentation (ADE20K format)', add_ade_args, run_ade),
+    'cls': ('synthetic shapes for classification pretraining (ImageNet folder layout)', add_cls_args, run_cls),
 }
 
 

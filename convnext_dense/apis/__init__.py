@@ -1,4 +1,5 @@
-"""Command-line glue shared by the tools."""
-from .launch import apply_test_args, apply_train_args, default_work_dir, load_config
+"""What the tools do between the command line and mmengine's Runner: config loading (:mod:`.config`),
+preflight checks (:mod:`.preflight`), distributed set-up (:mod:`.distributed`), inference and FLOPs."""
+from .config import apply_test_args, apply_train_args, default_work_dir, load_config, rebase_data_root
 
-__all__ = ['apply_test_args', 'apply_train_args', 'default_work_dir', 'load_config']
+__all__ = ['apply_test_args', 'apply_train_args', 'default_work_dir', 'load_config', 'rebase_data_root']

@@ -55,7 +55,7 @@ _DATA_HINTS = {
 }
 _DEMO_DATA = {'mmdet': 'python tools/make_demo_data.py coco --out data/synthetic_coco',
               'mmseg': 'python tools/make_demo_data.py ade --out data/synthetic_ade',
-              'mmengine': 'python tools/make_cls_data.py --out data/synthetic_cls'}
+              'mmengine': 'python tools/make_demo_data.py cls --out data/synthetic_cls'}
 _DEMOS = {'mmdet': ('make demo', 'Cascade Mask R-CNN on synthetic COCO-format data, about 10 minutes'),
           'mmseg': ('make demo-seg', 'UperNet on synthetic ADE20K-format data, about 6 minutes'),
           'mmengine': ('make demo-cls', 'classification on a synthetic image folder, about 3 minutes')}

@@ -1,7 +1,9 @@
-"""Datasets: synthetic demo data generators and COCO input checks/evaluation helpers (registered in mmdet)."""
-from .ade import CheckedADE20KDataset, SyntheticADE20KDataset  # noqa: F401  (registered in mmseg)
-from .coco_checks import CheckedCocoDataset  # noqa: F401
-from .coco_eval import CocoOutfileHook, InstanceTTAModel  # noqa: F401
-from .data_root import rebase_data_root  # noqa: F401
-from .synthetic_ade import generate_ade  # noqa: F401
-from .synthetic_coco import generate_coco  # noqa: F401
+"""Datasets: COCO and ADE20K with input checks (mmdet / mmseg), the ImageNet-style image folder
+(mmengine), and the synthetic demo data generators (:mod:`.synthetic`)."""
+from .ade import CheckedADE20KDataset, SyntheticADE20KDataset
+from .coco_checks import CheckedCocoDataset
+from .imagefolder import ImageFolderDataset
+from .synthetic import generate_ade, generate_coco, generate_imagefolder
+
+__all__ = ['CheckedADE20KDataset', 'CheckedCocoDataset', 'ImageFolderDataset', 'SyntheticADE20KDataset',
+           'generate_ade', 'generate_coco', 'generate_imagefolder']

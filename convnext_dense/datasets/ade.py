@@ -21,7 +21,7 @@ far from the cause, or not at all (mmseg 1.2.2, checked by ``tests/test_datasets
 :class:`CheckedADE20KDataset` checks the folders and the image/label pairing when it is built, and
 each sample's label (values, channels, size against its image) the first time a process loads
 it, raising errors that name the file, the value and the fix. :class:`SyntheticADE20KDataset` is
-the same for the demo data of :mod:`convnext_dense.datasets.synthetic_ade`.
+the same for the demo data of :mod:`convnext_dense.datasets.synthetic.ade`.
 """
 import io
 import os.path as osp
@@ -34,8 +34,8 @@ from mmseg.datasets import ADE20KDataset
 from mmseg.registry import DATASETS
 from PIL import Image
 
-from .synthetic_ade import CLASSES as SYNTHETIC_CLASSES
-from .synthetic_ade import PALETTE as SYNTHETIC_PALETTE
+from .synthetic.ade import CLASSES as SYNTHETIC_CLASSES
+from .synthetic.ade import PALETTE as SYNTHETIC_PALETTE
 
 IGNORE_INDEX = 255
 _EXIF_ORIENTATION = 0x0112  # values 5..8 rotate by 90 degrees: OpenCV (mmseg's loader) swaps h and w
@@ -169,7 +169,7 @@ class CheckedADE20KDataset(_CheckedMixin, ADE20KDataset):
 
 @DATASETS.register_module()
 class SyntheticADE20KDataset(CheckedADE20KDataset):
-    """The synthetic texture dataset of :func:`convnext_dense.datasets.synthetic_ade.generate_ade`.
+    """The synthetic texture dataset of :func:`convnext_dense.datasets.synthetic.ade.generate_ade`.
 
     ADE20K's format and label convention (0 = other, ignored; classes 1..5 on disk) with its own
     five classes, so the palette and per-class tables name them.

@@ -18,6 +18,14 @@
   mmengine alone does not do.
 * :class:`NonFiniteLossHook` stops a run at the first NaN/inf loss with a message naming the
   iteration and every loss term, before a checkpoint of the broken weights can be written.
+
+Two more hooks that mmengine and mmdet lack:
+
+* :class:`UnswappedEMAHook` (classification pretraining) is mmengine's ``EMAHook`` saving
+  checkpoints in the ConvNeXt release's layout, trained weights and EMA side by side.
+* :class:`CocoOutfileHook` (detection) fills ``{log_dir}``, ``{work_dir}`` and ``{timestamp}`` in a
+  metric's ``outfile_prefix`` (e.g. ``CocoMetric(outfile_prefix='{log_dir}/coco_val')``), because a
+  config is written before the run's folder exists and mmengine does not template evaluator arguments.
 """
 import glob
 import os
@@ -27,10 +35,12 @@ from typing import Dict, List, Optional
 
 import numpy as np
 import torch
+from mmdet.registry import HOOKS as MMDET_HOOKS
 from mmengine.dist import all_gather_object, get_rank, get_world_size, is_main_process
-from mmengine.hooks import CheckpointHook, Hook
+from mmengine.hooks import CheckpointHook, EMAHook, Hook
 from mmengine.logging import HistoryBuffer, print_log
 from mmengine.registry import HOOKS
+from mmengine.runner.checkpoint import load_state_dict
 
 from .checkpoint_io import ATOMIC_BACKEND, atomic_write
 
@@ -233,3 +243,66 @@ class NonFiniteLossHook(Hook):
             f'iteration\'s weights were saved; the last good checkpoint is {last or "none (none was written yet)"}. '
             f'Lower the learning rate (optim_wrapper.optimizer.lr), add gradient clipping '
             f'(optim_wrapper.clip_grad=dict(max_norm=1.0)) or check the data, then continue with --resume.')
+
+
+@HOOKS.register_module()
+class UnswappedEMAHook(EMAHook):
+    """:class:`~mmengine.hooks.EMAHook` whose checkpoints keep ``state_dict`` = trained, ``ema_state_dict`` = EMA.
+
+    mmengine's ``EMAHook`` averages the weights (``momentum`` = 1 - decay; the release's decay 0.9999 is
+    ``momentum=1e-4``) and evaluates with the average. When it saves a checkpoint, however, it *swaps*
+    the two: ``state_dict`` holds the EMA and ``ema_state_dict`` the trained weights. The ConvNeXt
+    release keeps them apart (``model`` = trained, ``model_ema`` = EMA), detection and segmentation
+    start from the trained (non-EMA) weights, and :func:`convnext_dense.models.load_pretrained` reads
+    ``state_dict`` by default and ``ema_state_dict`` with ``use_ema=True``. This subclass only drops
+    the swap, so the names mean what they say: ``state_dict`` is the trained weights (what
+    ``load_from``, fine-tuning and ``load_pretrained`` use), ``ema_state_dict`` the EMA
+    (``module.``-prefixed, plus the ``steps`` counter), used on resume and by validation/test.
+    Averaging, validation with the EMA and resuming are the parent's code.
+
+    Args: as :class:`~mmengine.hooks.EMAHook`, e.g. ``dict(type='UnswappedEMAHook', momentum=1e-4,
+    priority='ABOVE_NORMAL')``.
+    """
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint['ema_state_dict'] = self.ema_model.state_dict()
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Restore the EMA from ``ema_state_dict`` (resume, test, load_from); without it, start it from the weights."""
+        if 'ema_state_dict' in checkpoint:
+            # mmengine's tolerant loader: a fine-tuning head of another shape is reported, not fatal.
+            load_state_dict(self.ema_model, checkpoint['ema_state_dict'], strict=self.strict_load)
+        else:
+            super().after_load_checkpoint(runner, checkpoint)
+
+
+@MMDET_HOOKS.register_module()
+class CocoOutfileHook(Hook):
+    """Resolve ``{log_dir}``, ``{work_dir}`` and ``{timestamp}`` in evaluators' ``outfile_prefix``.
+
+    Example:
+        ``val_evaluator=dict(type='CocoMetric', outfile_prefix='{log_dir}/coco_val', ...)`` writes
+        ``work_dirs/<config>/<timestamp>/coco_val.bbox.json`` (and ``.segm.json``).
+    """
+
+    priority = 'VERY_HIGH'
+
+    def before_val(self, runner) -> None:
+        self._resolve(runner, runner.val_loop.evaluator)
+
+    def before_test(self, runner) -> None:
+        self._resolve(runner, runner.test_loop.evaluator)
+
+    @staticmethod
+    def _resolve(runner, evaluator) -> None:
+        fields = dict(log_dir=runner.log_dir, work_dir=runner.work_dir, timestamp=runner.timestamp)
+        for metric in evaluator.metrics:
+            prefix = getattr(metric, 'outfile_prefix', None)
+            if not isinstance(prefix, str):
+                continue
+            for key, value in fields.items():
+                prefix = prefix.replace('{' + key + '}', str(value))
+            if '{' in prefix or '}' in prefix:
+                raise ValueError(f'{type(metric).__name__}.outfile_prefix={metric.outfile_prefix!r} holds an unknown '
+                                 f'field; CocoOutfileHook fills only {{log_dir}}, {{work_dir}} and {{timestamp}}')
+            metric.outfile_prefix = prefix

@@ -145,7 +145,7 @@ def test_data_root_that_does_not_exist(tmp_path):
 
 @pytest.fixture(scope='module')
 def coco_source(tmp_path_factory):
-    from convnext_dense.datasets.synthetic_coco import generate_coco
+    from convnext_dense.datasets.synthetic.coco import generate_coco
     out = str(tmp_path_factory.mktemp('coco'))
     generate_coco(out, num_train=4, num_val=3, image_size=64, seed=3, empty_prob=0.0)
     return out
@@ -162,7 +162,7 @@ def build_coco(root, split='train', **kwargs):
     from mmdet.registry import DATASETS
     from mmengine.registry import init_default_scope
 
-    from convnext_dense.datasets.synthetic_coco import CLASSES
+    from convnext_dense.datasets.synthetic.coco import CLASSES
     init_default_scope('mmdet')
     return DATASETS.build(dict(
         type='CheckedCocoDataset', data_root=root, ann_file=f'annotations/instances_{split}.json',
@@ -256,7 +256,7 @@ def test_segmentation_head_classes_against_the_dataset(tmp_path):
 
 @pytest.fixture(scope='module')
 def ade(tmp_path_factory):
-    from convnext_dense.datasets.synthetic_ade import generate_ade
+    from convnext_dense.datasets.synthetic.ade import generate_ade
     root = str(tmp_path_factory.mktemp('ade'))
     generate_ade(root, num_train=2, num_val=1, image_size=32, seed=0)
     return root
@@ -304,7 +304,7 @@ def test_segmentation_corrupt_image_names_the_file(ade, tmp_path):
 
 
 def test_classification_head_against_the_class_folders(tmp_path):
-    from convnext_dense.classification.synthetic import generate_imagefolder
+    from convnext_dense.datasets.synthetic import generate_imagefolder
     data = str(tmp_path / 'cls')
     generate_imagefolder(data, num_classes=3, num_train_per_class=1, num_val_per_class=1, image_size=16)
     cfg = train_cfg(CLS_DEMO, tmp_path, {'data_root': data})

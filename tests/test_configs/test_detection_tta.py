@@ -19,7 +19,7 @@ from mmengine.model.utils import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 
 import convnext_dense  # noqa: F401
-from convnext_dense.datasets import generate_coco
+from convnext_dense.datasets.synthetic import generate_coco
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DET = osp.join(ROOT, 'configs', 'detection')

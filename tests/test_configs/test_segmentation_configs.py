@@ -285,7 +285,7 @@ def test_slide_inference_uses_overlapping_windows():
 
 @pytest.fixture(scope='module')
 def tiny_data(tmp_path_factory):
-    from convnext_dense.datasets.synthetic_ade import generate_ade
+    from convnext_dense.datasets.synthetic.ade import generate_ade
     root = str(tmp_path_factory.mktemp('seg_data'))
     generate_ade(root, num_train=4, num_val=2, image_size=72, seed=0)
     return root

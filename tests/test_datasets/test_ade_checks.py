@@ -11,7 +11,7 @@ from PIL import Image
 
 import convnext_dense.datasets  # noqa: F401  (registers the checked datasets)
 from convnext_dense.datasets.ade import check_seg_sample
-from convnext_dense.datasets.synthetic_ade import generate_ade, split_files
+from convnext_dense.datasets.synthetic.ade import generate_ade, split_files
 
 PIPELINE = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', reduce_zero_label=True),
             dict(type='PackSegInputs')]

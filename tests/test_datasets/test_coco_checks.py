@@ -20,8 +20,10 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 import convnext_dense  # noqa: F401
-from convnext_dense.datasets import CocoOutfileHook, InstanceTTAModel, rebase_data_root
-from convnext_dense.datasets.synthetic_coco import CLASSES, generate_coco
+from convnext_dense.apis import rebase_data_root
+from convnext_dense.datasets.synthetic.coco import CLASSES, generate_coco
+from convnext_dense.engine import CocoOutfileHook
+from convnext_dense.models import InstanceTTAModel
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(ROOT, 'configs', 'detection', 'demo', 'cascade_convnext_demo.py')

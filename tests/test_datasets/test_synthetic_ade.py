@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from convnext_dense.datasets.synthetic_ade import CLASSES, generate_ade, split_files
+from convnext_dense.datasets.synthetic.ade import CLASSES, generate_ade, split_files
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

@@ -11,7 +11,7 @@ import pytest
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from convnext_dense.datasets.synthetic_coco import CLASSES, HUES, generate_coco
+from convnext_dense.datasets.synthetic.coco import CLASSES, HUES, generate_coco
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

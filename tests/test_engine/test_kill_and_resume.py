@@ -17,7 +17,7 @@ import time
 import pytest
 import torch
 
-from convnext_dense.datasets import generate_coco
+from convnext_dense.datasets.synthetic import generate_coco
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MAX_ITERS = 6

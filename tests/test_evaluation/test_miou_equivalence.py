@@ -18,7 +18,7 @@ from mmseg.structures import SegDataSample
 from PIL import Image
 
 import convnext_dense.datasets  # noqa: F401  (registers SyntheticADE20KDataset)
-from convnext_dense.datasets.synthetic_ade import CLASSES, generate_ade, split_files
+from convnext_dense.datasets.synthetic.ade import CLASSES, generate_ade, split_files
 
 NUM_CLASSES = len(CLASSES)
 

@@ -66,7 +66,7 @@ def test_demo_trains_with_amp_on_cuda_and_evaluates(task, tmp_path):
     config, kind = DEMOS[task]
     data = tmp_path / 'data'
     if kind == 'cls':
-        subprocess.run([sys.executable, 'tools/make_cls_data.py', '--out', str(data), '--train-per-class', '8',
+        subprocess.run([sys.executable, 'tools/make_demo_data.py', 'cls', '--out', str(data), '--train-per-class', '8',
                         '--val-per-class', '2'], cwd=ROOT, check=True)
     else:
         subprocess.run([sys.executable, 'tools/make_demo_data.py', kind, '--out', str(data), '--num-train', '16',

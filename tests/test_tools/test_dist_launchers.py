@@ -104,7 +104,7 @@ def _last_metrics(work_dir):
 # ----------------------------------------------------------------------------- the three demos, made tiny
 
 def _detection(root):
-    from convnext_dense.datasets.synthetic_coco import generate_coco
+    from convnext_dense.datasets.synthetic.coco import generate_coco
     generate_coco(str(root / 'data' / 'synthetic_coco'), num_train=8, num_val=5, image_size=96, seed=0)
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'detection', 'demo', 'cascade_convnext_demo.py'))
     cfg.train_dataloader.batch_size = 2
@@ -115,7 +115,7 @@ def _detection(root):
 
 
 def _segmentation(root):
-    from convnext_dense.datasets.synthetic_ade import generate_ade
+    from convnext_dense.datasets.synthetic.ade import generate_ade
     generate_ade(str(root / 'data' / 'synthetic_ade'), num_train=8, num_val=5, image_size=64, seed=0)
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'segmentation', 'demo', 'upernet_convnext_demo.py'))
     cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
@@ -135,7 +135,7 @@ def _segmentation(root):
 
 
 def _classification(root):
-    from convnext_dense.classification import generate_imagefolder
+    from convnext_dense.datasets.synthetic import generate_imagefolder
     generate_imagefolder(str(root / 'data' / 'synthetic_cls'), num_classes=3, num_train_per_class=4,
                          num_val_per_class=3, image_size=32, seed=0)
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'classification', 'demo', 'convnext_demo.py'))

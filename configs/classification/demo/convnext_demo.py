@@ -1,7 +1,7 @@
 # CPU demo: pretrain a small ConvNeXt on the synthetic shapes (8 classes, 64x64 images) with the full
 # ImageNet recipe (RandAugment, random erasing, Mixup/CutMix, label smoothing, drop path, AdamW with
 # no decay on 1-D params, warm-up + cosine, EMA), shortened to a few minutes:
-#   python tools/make_cls_data.py --out data/synthetic_cls
+#   python tools/make_demo_data.py cls --out data/synthetic_cls
 #   python tools/train.py configs/classification/demo/convnext_demo.py
 # Then detection/segmentation configs start from work_dirs/convnext_demo/epoch_N.pth (docs/classification.md).
 _base_ = ['../convnext_t_in1k.py']

@@ -79,7 +79,7 @@ test_evaluator = dict(val_evaluator, outfile_prefix='{log_dir}/coco_test')
 
 # Test-time augmentation for `tools/test.py --tta`: three scales x flip, boxes merged by NMS (as in
 # mmdet's */*_tta.py); masks are taken from the view whose box survives (DetTTAModel alone cannot merge
-# masks), see convnext_dense.datasets.coco_eval.InstanceTTAModel.
+# masks), see convnext_dense.models.test_time_augs.InstanceTTAModel.
 tta_model = dict(type='InstanceTTAModel', tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=100))
 tta_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),

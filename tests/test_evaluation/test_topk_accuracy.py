@@ -3,7 +3,7 @@ import pytest
 import torch
 from mmengine.evaluator import Evaluator
 
-from convnext_dense.classification import TopKAccuracy
+from convnext_dense.evaluation import TopKAccuracy
 
 # scores of 5 samples over 4 classes; ranks of the true label: 1, 2, 3, 1, 4
 SCORES = torch.tensor([[.1, .6, .2, .1],   # label 1: top-1

@@ -26,7 +26,7 @@ def _model(cfg, shrink=False):
     model_cfg = dict(cfg.model)
     model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))  # what the Runner does
     if shrink:
-        model_cfg['finetune'] = None  # no download in tests; loading is tested in test_cls_finetune.py
+        model_cfg['finetune'] = None  # no download; tests/test_models/test_classifier_finetune.py loads
         arch = model_cfg['backbone'].get('arch')
         if isinstance(arch, str):
             from convnext_dense.models.convnext import ARCH_SETTINGS

@@ -20,94 +20,27 @@ exactly what COCO evaluation decodes. Train and val are drawn from one distribut
 different random streams (no image is shared). Everything is a function of ``seed``.
 
 Example:
-    >>> from convnext_dense.datasets import generate_coco
-    >>> info = generate_coco('data/synthetic_coco', num_train=8, num_val=4, image_size=96)
+    >>> import tempfile
+    >>> from convnext_dense.datasets.synthetic import generate_coco
+    >>> info = generate_coco(tempfile.mkdtemp(), num_train=8, num_val=4, image_size=96)
     >>> info['classes']
     ('circle', 'square', 'triangle', 'star', 'hexagon')
 """
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from .synthetic_ade import hue_colour
+from .draw import HUES as SHAPE_HUES
+from .draw import SHAPES, background, contrasting_colour, fill, finish, shape_mask
 
-CLASSES: Tuple[str, ...] = ('circle', 'square', 'triangle', 'star', 'hexagon')
-# Hue (degrees) of each class's colour family, spaced 72 degrees apart.
-HUES: Dict[str, float] = {'circle': 0., 'square': 216., 'triangle': 72., 'star': 288., 'hexagon': 144.}
-
-# Vertices of each shape on the unit circle (before scaling/rotation); a circle is a fine polygon.
-_ANGLES = {
-    'circle': np.linspace(0, 2 * np.pi, 48, endpoint=False),
-    'square': np.linspace(0, 2 * np.pi, 4, endpoint=False) + np.pi / 4,
-    'triangle': np.linspace(0, 2 * np.pi, 3, endpoint=False) - np.pi / 2,
-    'star': np.linspace(0, 2 * np.pi, 10, endpoint=False) - np.pi / 2,
-    'hexagon': np.linspace(0, 2 * np.pi, 6, endpoint=False),
-}
-
-
-def _shape_polygon(name: str, center: np.ndarray, radius: float, angle: float, aspect: float) -> np.ndarray:
-    """Vertices (N, 2) in pixels: x, y."""
-    theta = _ANGLES[name] + angle
-    radii = np.full(theta.shape, radius)
-    if name == 'star':
-        radii[1::2] *= 0.45  # inner vertices
-    pts = np.stack([np.cos(theta) * radii, np.sin(theta) * radii], axis=1)
-    if name == 'circle':
-        pts[:, 1] *= aspect  # circles become ellipses; other shapes keep their identity
-    return pts + center
-
-
-def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """A random gradient, low-frequency blobs or stripes, plus pixel noise (uint8, HxWx3)."""
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    c0, c1 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
-    direction = rng.uniform(0, 2 * np.pi)
-    t = (np.cos(direction) * xx / w + np.sin(direction) * yy / h + 1) / 2
-    img = c0 * (1 - t[..., None]) + c1 * t[..., None]
-    kind = rng.integers(3)
-    if kind == 0:  # blurred blobs
-        small = rng.uniform(-60, 60, (max(h // 16, 2), max(w // 16, 2), 3)).astype(np.float32)
-        img += cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
-    elif kind == 1:  # stripes
-        period, phase = rng.uniform(6, 24), rng.uniform(0, 2 * np.pi)
-        stripe_dir = rng.uniform(0, np.pi)
-        img += 30 * np.sin((np.cos(stripe_dir) * xx + np.sin(stripe_dir) * yy) * 2 * np.pi / period + phase)[..., None]
-    img += rng.normal(0, rng.uniform(4, 16), (h, w, 3))
-    return img
-
-
-def _fill(rng: np.random.Generator, img: np.ndarray, mask: np.ndarray, color: np.ndarray) -> None:
-    """Paint ``color`` (with a random texture: flat, noisy or stripes) where ``mask`` is set."""
-    h, w = mask.shape
-    texture = np.zeros((h, w, 1), np.float32)
-    kind = rng.integers(3)
-    if kind == 1:
-        texture = rng.normal(0, 18, (h, w, 1))
-    elif kind == 2:
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-        texture = 25 * np.sin((xx + yy) * 2 * np.pi / rng.uniform(4, 10))[..., None]
-    sel = mask.astype(bool)
-    img[sel] = (color + texture)[sel]
-
-
-def contrasting_colour(rng: np.random.Generator, hue: float, background: np.ndarray,
-                       min_distance: float = 80.) -> np.ndarray:
-    """A colour of the family ``hue`` (see ``HUES``), at least ``min_distance`` (RGB L2) from the mean
-    background under the shape if one of 20 draws is; else the draw farthest from it."""
-    best, best_distance = None, -1.
-    for _ in range(20):
-        color = hue_colour(rng, hue)
-        distance = np.linalg.norm(color - background)
-        if distance >= min_distance:
-            return color
-        if distance > best_distance:
-            best, best_distance = color, distance
-    return best
+# The first five shape kinds, with their colour families (``draw.HUES``).
+CLASSES: Tuple[str, ...] = SHAPES[:5]
+HUES: Dict[str, float] = {name: SHAPE_HUES[name] for name in CLASSES}
 
 
 def _polygons_from_mask(mask: np.ndarray) -> List[List[float]]:
@@ -123,7 +56,7 @@ def _polygons_from_mask(mask: np.ndarray) -> List[List[float]]:
 def _render_image(rng: np.random.Generator, h: int, w: int, max_objects: int, empty_prob: float,
                   size_range: Tuple[float, float], max_occlusion: float) -> Tuple[np.ndarray, List[dict]]:
     """One image (uint8 BGR) and its objects: dict(category_id, segmentation)."""
-    img = _background(rng, h, w)
+    img = background(rng, h, w)
     num = 0 if rng.random() < empty_prob else int(rng.integers(1, max_objects + 1))
     masks, labels = [], []
     for _ in range(num):
@@ -131,10 +64,8 @@ def _render_image(rng: np.random.Generator, h: int, w: int, max_objects: int, em
             name_idx = int(rng.integers(len(CLASSES)))
             radius = rng.uniform(*size_range) * min(h, w) / 2
             center = rng.uniform([radius * 0.6, radius * 0.6], [w - radius * 0.6, h - radius * 0.6])
-            pts = _shape_polygon(CLASSES[name_idx], center, radius, rng.uniform(0, 2 * np.pi),
-                                 rng.uniform(0.6, 1.0))
-            mask = np.zeros((h, w), np.uint8)
-            cv2.fillPoly(mask, [np.round(pts * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+            mask = shape_mask(CLASSES[name_idx], h, w, center, radius, rng.uniform(0, 2 * np.pi),
+                              rng.uniform(0.6, 1.0))
             if mask.sum() < 16:
                 continue
             # Overlaps are allowed, but a new shape may hide at most `max_occlusion` of an earlier one.
@@ -142,8 +73,8 @@ def _render_image(rng: np.random.Generator, h: int, w: int, max_objects: int, em
                 break
         else:
             continue
-        background = img[mask.astype(bool)].mean(axis=0)
-        _fill(rng, img, mask, contrasting_colour(rng, HUES[CLASSES[name_idx]], background))
+        under = img[mask.astype(bool)].mean(axis=0)
+        fill(rng, img, mask, contrasting_colour(rng, HUES[CLASSES[name_idx]], under))
         masks.append(mask)
         labels.append(name_idx + 1)
     objects = []
@@ -154,9 +85,7 @@ def _render_image(rng: np.random.Generator, h: int, w: int, max_objects: int, em
         polys = _polygons_from_mask(visible)
         if polys:
             objects.append(dict(category_id=label, segmentation=polys))
-    if rng.random() < 0.5:
-        img = cv2.GaussianBlur(img, (3, 3), rng.uniform(0.3, 1.0))
-    img = np.clip(img, 0, 255).astype(np.uint8)
+    img = finish(rng, img)
     return img[..., ::-1].copy(), objects  # RGB -> BGR for cv2.imwrite
 
 
@@ -236,12 +165,3 @@ def generate_coco(out_dir: str,
                 train=_split(out_dir, 'train', num_train, train_rng, size_hw, **render),
                 val=_split(out_dir, 'val', num_val, val_rng, size_hw, **render))
 
-
-def load_summary(ann_file: str) -> Optional[dict]:
-    """Image/annotation counts of a COCO file (``None`` if it does not exist), for tools and tests."""
-    if not osp.isfile(ann_file):
-        return None
-    with open(ann_file) as f:
-        coco = json.load(f)
-    return dict(images=len(coco['images']), annotations=len(coco['annotations']),
-                categories=[c['name'] for c in coco['categories']])

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.structures import BaseDataElement
 
-from convnext_dense.classification import ConvNeXtClassifier, to_classifier_state_dict
+from convnext_dense.models import ConvNeXtClassifier, to_classifier_state_dict
 
 
 def _samples(labels, scores=None):

@@ -25,8 +25,9 @@ from one distribution with independent random streams (no image is shared); ever
 function of ``seed``.
 
 Example:
-    >>> from convnext_dense.datasets.synthetic_ade import generate_ade
-    >>> info = generate_ade('data/synthetic_ade', num_train=8, num_val=4, image_size=96)
+    >>> import tempfile
+    >>> from convnext_dense.datasets.synthetic import generate_ade
+    >>> info = generate_ade(tempfile.mkdtemp(), num_train=8, num_val=4, image_size=96)
     >>> info['classes']
     ('ground', 'stripes', 'checker', 'dots', 'speckle')
 """
@@ -37,6 +38,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import cv2
 import numpy as np
 
+from .draw import hue_colour, polygon_mask
+
 # Label value k + 1 on disk is CLASSES[k]; 0 is "other" (ignored, as in ADE20K).
 CLASSES: Tuple[str, ...] = ('ground', 'stripes', 'checker', 'dots', 'speckle')
 PALETTE: Tuple[Tuple[int, int, int], ...] = (
@@ -45,15 +48,6 @@ PALETTE: Tuple[Tuple[int, int, int], ...] = (
 HUES = {'stripes': 0., 'checker': 220., 'dots': 50., 'speckle': 285.}
 SHAPES: Tuple[str, ...] = ('ellipse', 'rectangle', 'triangle', 'polygon', 'blob')
 SPLITS = {'train': ('training', 'ADE_train'), 'val': ('validation', 'ADE_val')}
-
-
-def hue_colour(rng: np.random.Generator, hue: float) -> np.ndarray:
-    """A random RGB colour (0..255) of hue ``hue`` +- 25 degrees, saturation and value in [0.5, 1]."""
-    h = (hue + rng.uniform(-25, 25)) % 360 / 60
-    s, v = rng.uniform(0.5, 1.0), rng.uniform(0.5, 1.0)
-    x = 1 - abs(h % 2 - 1)
-    rgb = [(1, x, 0), (x, 1, 0), (0, 1, x), (0, x, 1), (x, 0, 1), (1, 0, x)][int(h)]
-    return 255 * v * (1 - s + s * np.array(rgb))
 
 
 def _two_colours(rng: np.random.Generator, hue: Optional[float] = None,
@@ -140,9 +134,7 @@ def _shape_mask(rng: np.random.Generator, h: int, w: int, radius: float) -> np.n
         aspect = 1.0
     x, y = np.cos(theta) * radii, np.sin(theta) * radii * aspect
     pts = np.stack([np.cos(angle) * x - np.sin(angle) * y, np.sin(angle) * x + np.cos(angle) * y], 1) + center
-    mask = np.zeros((h, w), np.uint8)
-    cv2.fillPoly(mask, [np.round(pts * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
-    return mask
+    return polygon_mask(pts, h, w)
 
 
 def render_sample(rng: np.random.Generator, h: int, w: int, max_objects: int = 4,

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from convnext_dense.classification import generate_imagefolder
+from convnext_dense.datasets.synthetic import generate_imagefolder
 from convnext_dense.models import ConvNeXt, load_pretrained
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -1,7 +1,7 @@
-"""Fixtures of the classification tests: a tiny ConvNeXt and a tiny generated image folder."""
+"""Shared fixtures: a tiny ConvNeXt config and a tiny generated image folder (classification)."""
 import pytest
 
-from convnext_dense.classification import generate_imagefolder
+from convnext_dense.datasets.synthetic import generate_imagefolder
 
 TINY_ARCH = dict(depths=[1, 1, 1, 1], dims=[8, 16, 32, 64])
 

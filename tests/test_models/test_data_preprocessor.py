@@ -3,7 +3,7 @@ import pytest
 import torch
 from mmengine.structures import BaseDataElement
 
-from convnext_dense.classification import ClsDataPreprocessor
+from convnext_dense.models import ClsDataPreprocessor
 
 MEAN = torch.tensor([123.675, 116.28, 103.53]).view(3, 1, 1)
 STD = torch.tensor([58.395, 57.12, 57.375]).view(3, 1, 1)

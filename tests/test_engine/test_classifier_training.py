@@ -8,8 +8,9 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import convnext_dense  # noqa: F401  (registration)
-from convnext_dense.classification import ConvNeXtClassifier, ImageFolderDataset, UnswappedEMAHook
-from convnext_dense.models import ConvNeXt, load_pretrained
+from convnext_dense.datasets import ImageFolderDataset
+from convnext_dense.engine import UnswappedEMAHook
+from convnext_dense.models import ConvNeXt, ConvNeXtClassifier, load_pretrained
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(ROOT, 'configs', 'classification', 'demo', 'convnext_demo.py')

@@ -1,23 +1,18 @@
-"""COCO evaluation helpers that mmdet 3.3 lacks: mask-aware test-time augmentation and a run-local
-path for the COCO results files.
+"""Test-time augmentation that mmdet 3.3 lacks for instance masks.
 
-* :class:`InstanceTTAModel` is mmdet's ``DetTTAModel`` (boxes of all views un-flipped, merged by
+:class:`InstanceTTAModel` is mmdet's ``DetTTAModel`` (boxes of all views un-flipped, merged by
   class-wise NMS) extended to instance masks: mmdet's version asserts that there are none, so
   ``tools/test.py --tta`` would fail for every Mask R-CNN / Cascade Mask R-CNN config. Each kept box
   keeps the (un-flipped) mask predicted with it in its own view. The detector sees each view as a
   plain image (see :meth:`InstanceTTAModel.test_step`), which Cascade Mask R-CNN needs.
-* :class:`CocoOutfileHook` fills ``{log_dir}``, ``{work_dir}`` and ``{timestamp}`` in a metric's
-  ``outfile_prefix`` (e.g. ``CocoMetric(outfile_prefix='{log_dir}/coco_val')``), because a config is
-  written before the run's folder exists and mmengine does not template evaluator arguments.
 """
 from typing import List
 
 import torch
 from mmcv.ops import batched_nms
 from mmdet.models.test_time_augs import DetTTAModel
-from mmdet.registry import HOOKS, MODELS
+from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
-from mmengine.hooks import Hook
 from mmengine.structures import InstanceData
 
 _FLIP_DIMS = {'horizontal': (-1, ), 'vertical': (-2, ), 'diagonal': (-2, -1)}
@@ -86,35 +81,3 @@ class InstanceTTAModel(DetTTAModel):
             raise ValueError(f"InstanceTTAModel: flip_direction={direction!r} in the test-time views; "
                              f"use RandomFlip with direction in {sorted(_FLIP_DIMS)}")
         return masks.flip(_FLIP_DIMS[direction])
-
-
-@HOOKS.register_module()
-class CocoOutfileHook(Hook):
-    """Resolve ``{log_dir}``, ``{work_dir}`` and ``{timestamp}`` in evaluators' ``outfile_prefix``.
-
-    Example:
-        ``val_evaluator=dict(type='CocoMetric', outfile_prefix='{log_dir}/coco_val', ...)`` writes
-        ``work_dirs/<config>/<timestamp>/coco_val.bbox.json`` (and ``.segm.json``).
-    """
-
-    priority = 'VERY_HIGH'
-
-    def before_val(self, runner) -> None:
-        self._resolve(runner, runner.val_loop.evaluator)
-
-    def before_test(self, runner) -> None:
-        self._resolve(runner, runner.test_loop.evaluator)
-
-    @staticmethod
-    def _resolve(runner, evaluator) -> None:
-        fields = dict(log_dir=runner.log_dir, work_dir=runner.work_dir, timestamp=runner.timestamp)
-        for metric in evaluator.metrics:
-            prefix = getattr(metric, 'outfile_prefix', None)
-            if not isinstance(prefix, str):
-                continue
-            for key, value in fields.items():
-                prefix = prefix.replace('{' + key + '}', str(value))
-            if '{' in prefix or '}' in prefix:
-                raise ValueError(f'{type(metric).__name__}.outfile_prefix={metric.outfile_prefix!r} holds an unknown '
-                                 f'field; CocoOutfileHook fills only {{log_dir}}, {{work_dir}} and {{timestamp}}')
-            metric.outfile_prefix = prefix

@@ -2,10 +2,23 @@
 
 The same code serves detection (``default_scope='mmdet'``), segmentation (``'mmseg'``) and
 classification configs, following the options of mmdet's and mmseg's own ``tools/*.py``.
+
+``--cfg-options data_root=...`` must reach the datasets and evaluators of a config. An mmengine config
+resolves ``data_root + 'annotations/...'`` and ``data_root=data_root`` when the file is read, so
+overriding the top-level ``data_root`` afterwards changes that variable only: the dataloaders would
+still read the old folder. :func:`rebase_data_root` rewrites every ``data_root`` field and every path
+that starts with the old root under the dataloaders, evaluators and TTA pipeline, for detection
+(mmdet) and segmentation (mmseg) configs alike; :func:`load_config` calls it.
+
+Example:
+    >>> from convnext_dense.apis import load_config
+    >>> cfg = load_config('configs/detection/cascade_convnext_t_3x.py', {'data_root': '/datasets/coco/'})
+    >>> cfg.val_evaluator.ann_file
+    '/datasets/coco/annotations/instances_val2017.json'
 """
 import os
 import os.path as osp
-from typing import Optional
+from typing import Any, List, Optional
 
 from mmengine.config import Config
 
@@ -18,7 +31,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     Each option's key must exist in the config (or be an argument of the class its dict builds):
     :func:`convnext_dense.apis.preflight.check_cfg_options`.
     ``data_root=...`` among the options moves every dataset and evaluator path that started with the
-    config's own ``data_root`` (:func:`convnext_dense.datasets.data_root.rebase_data_root`).
+    config's own ``data_root`` (:func:`rebase_data_root`).
     """
     if not osp.isfile(path):
         here = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -33,7 +46,6 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
         cfg.merge_from_dict(cfg_options)
         if 'data_root' in cfg_options and old_root and cfg.data_root != old_root:
             # The file resolved data_root into every dataset path when it was read; move them all.
-            from ..datasets.data_root import rebase_data_root
             rebase_data_root(cfg, old_root, cfg.data_root)
     return cfg
 
@@ -116,3 +128,45 @@ def apply_test_args(cfg: Config, args) -> Config:
 
 def _as_list(evaluator):
     return list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
+
+
+_SECTIONS = ('train_dataloader', 'val_dataloader', 'test_dataloader', 'val_evaluator', 'test_evaluator')
+
+
+def _rebase(value: Any, old_root: str, new_root: str, changed: List[int], seen: set) -> Any:
+    if isinstance(value, (dict, list)):
+        if id(value) in seen:  # `test_dataloader = val_dataloader` may share one object
+            return value
+        seen.add(id(value))
+        keys = list(value) if isinstance(value, dict) else range(len(value))
+        for key in keys:
+            value[key] = _rebase(value[key], old_root, new_root, changed, seen)
+        return value
+    if isinstance(value, tuple):
+        return tuple(_rebase(v, old_root, new_root, changed, seen) for v in value)
+    if isinstance(value, str) and old_root and value.startswith(old_root):
+        changed[0] += 1
+        return new_root + value[len(old_root):]
+    return value
+
+
+def rebase_data_root(cfg, old_root: str, new_root: str) -> int:
+    """Replace ``old_root`` by ``new_root`` at the start of every path in the data sections of ``cfg``.
+
+    Args:
+        cfg: an ``mmengine.Config`` (changed in place).
+        old_root: the ``data_root`` the config file was written with.
+        new_root: the one to use.
+
+    Returns:
+        How many values were changed (0: the config does not use ``old_root``).
+    """
+    if not isinstance(new_root, str) or not new_root:
+        raise ValueError(f'data_root={new_root!r}: give a folder path, e.g. --cfg-options data_root=/data/coco/')
+    if old_root and old_root.endswith('/') and not new_root.endswith('/'):
+        new_root += '/'  # the configs join data_root + 'annotations/...'
+    changed, seen = [0], set()
+    for section in _SECTIONS:
+        if section in cfg:
+            _rebase(cfg[section], old_root, new_root, changed, seen)
+    return changed[0]

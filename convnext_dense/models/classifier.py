@@ -25,7 +25,7 @@ from mmengine.structures import BaseDataElement
 from timm.layers import trunc_normal_
 from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
 
-from ..models.checkpoint import convert_state_dict
+from .checkpoint import convert_state_dict
 
 
 class ClsHead(nn.Module):
@@ -184,7 +184,7 @@ class ConvNeXtClassifier(BaseModel):
         Raises:
             ValueError: a backbone weight is missing or has another shape (names the keys and both archs).
         """
-        from ..models.checkpoint import _describe, infer_arch, read_checkpoint
+        from .checkpoint import _describe, infer_arch, read_checkpoint
         state = to_classifier_state_dict(read_checkpoint(checkpoint, use_ema=use_ema))
         own = self.state_dict()
         head_from_init = [k for k in own if k.startswith('head.') and (
@@ -256,8 +256,12 @@ def to_classifier_state_dict(state_dict: Mapping[str, torch.Tensor]) -> 'Ordered
     the final norm and classifier); this maps that onto ``backbone.*``, ``head.norm.*``, ``head.fc.*``.
 
     Example:
-        >>> sd = to_classifier_state_dict(timm.create_model('convnext_tiny').state_dict())
-        >>> ConvNeXtClassifier(dict(type='ConvNeXt', arch='tiny')).load_state_dict(sd)
+        >>> import timm
+        >>> timm_model = timm.create_model('convnext_tiny', depths=(1, 1, 1, 1), dims=(8, 16, 32, 64))
+        >>> sd = to_classifier_state_dict(timm_model.state_dict())
+        >>> model = ConvNeXtClassifier(dict(type='ConvNeXt', arch=dict(depths=[1, 1, 1, 1], dims=[8, 16, 32, 64])))
+        >>> model.load_state_dict(sd)
+        <All keys matched successfully>
     """
     out = OrderedDict()
     for key, value in convert_state_dict(state_dict).items():

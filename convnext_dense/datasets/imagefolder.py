@@ -5,7 +5,7 @@ The augmentation is timm's :func:`timm.data.create_transform`, called as the Con
 random-resized crops and flips for training; resize to ``size / crop_pct`` and a centre crop for
 evaluation. It runs in timm's *prefetcher* form (``use_prefetcher=True``): the dataset returns uint8
 CHW tensors and the normalisation and random erasing run batched in
-:class:`~convnext_dense.classification.ClsDataPreprocessor`, which is where timm's own
+:class:`~convnext_dense.models.ClsDataPreprocessor`, which is where timm's own
 ``PrefetchLoader`` puts them; Mixup/CutMix follow there too.
 
 mmengine's :class:`~mmengine.dataset.BaseDataset` supplies serialisation of the file list (no
@@ -58,7 +58,7 @@ class ImageFolderDataset(BaseDataset):
         transform: keyword arguments of :func:`timm.data.create_transform`, e.g.
             ``dict(input_size=224, is_training=True, auto_augment='rand-m9-mstd0.5-inc1',
             interpolation='bicubic')``. Random erasing and normalisation are options of
-            :class:`~convnext_dense.classification.ClsDataPreprocessor` instead.
+            :class:`~convnext_dense.models.ClsDataPreprocessor` instead.
         classes: the class names in label order. By default the sorted sub-folder names; give them to
             require exactly these folders (e.g. the training classes for a validation split).
         ann_file: a list file instead of scanning the folders (ImageNet-21K has 14M images in 21841
@@ -117,7 +117,7 @@ class ImageFolderDataset(BaseDataset):
             raise FileNotFoundError(
                 f'ImageFolderDataset: image folder {root!r} does not exist. Expected the ImageNet layout '
                 f'{root}/<class>/<image>.jpg; set data_root (--cfg-options train_dataloader.dataset.data_root=...) '
-                f'or make the demo data with: python tools/make_cls_data.py --out {self.data_root or "DIR"}')
+                f'or make the demo data with: python tools/make_demo_data.py cls --out {self.data_root or "DIR"}')
         found = sorted(e.name for e in os.scandir(root) if e.is_dir())
         if not found:
             raise FileNotFoundError(f'ImageFolderDataset: {root!r} holds no class folders; expected '

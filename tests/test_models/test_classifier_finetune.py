@@ -9,7 +9,8 @@ from mmengine.optim import build_optim_wrapper
 from PIL import Image
 
 import convnext_dense  # noqa: F401  (registration)
-from convnext_dense.classification import ConvNeXtClassifier, ImageFolderDataset
+from convnext_dense.datasets import ImageFolderDataset
+from convnext_dense.models import ConvNeXtClassifier
 
 
 # The authors' layer ids, transcribed from facebookresearch/ConvNeXt-V2 optim_factory.py (the V1 repository's

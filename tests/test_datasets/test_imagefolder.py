@@ -1,4 +1,5 @@
 """ImageFolderDataset and the synthetic generator: layout, transforms, and errors that name the path."""
+import json
 import os
 import os.path as osp
 import shutil
@@ -10,7 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from convnext_dense.classification import SHAPES, ImageFolderDataset, generate_imagefolder
+from convnext_dense.datasets import ImageFolderDataset
+from convnext_dense.datasets.synthetic import SHAPES, generate_imagefolder
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -53,7 +55,7 @@ def test_randaugment_posterize_to_zero_bits_gives_black_not_an_error(tiny_folder
 
 
 def test_missing_split_folder_names_the_path(tmp_path):
-    with pytest.raises(FileNotFoundError, match=f"{tmp_path / 'val'}.*does not exist.*make_cls_data.py"):
+    with pytest.raises(FileNotFoundError, match=f"{tmp_path / 'val'}.*does not exist.*make_demo_data.py cls"):
         ImageFolderDataset(str(tmp_path), 'val')
 
 
@@ -106,11 +108,12 @@ def test_generator_is_deterministic_and_counts(tmp_path):
         generate_imagefolder(str(tmp_path / 'c'), num_classes=9)
 
 
-def test_make_cls_data_tool(tmp_path):
+def test_make_demo_data_cls_command(tmp_path):
     out = tmp_path / 'cls'
-    res = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'make_cls_data.py'), '--out', str(out),
+    res = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'make_demo_data.py'), 'cls', '--out', str(out),
                           '--num-classes', '2', '--train-per-class', '2', '--val-per-class', '1', '--image-size', '16'],
                          capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 0, res.stderr
-    assert '4 train / 2 val images of 2 classes' in res.stdout
+    summary = json.loads(res.stdout[:res.stdout.rindex('}') + 1])
+    assert (summary['train'], summary['val'], summary['classes']) == (4, 2, ['circle', 'square'])
     assert sorted(os.listdir(out / 'val')) == ['circle', 'square']

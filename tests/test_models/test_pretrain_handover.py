@@ -18,7 +18,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import get_state_dict, save_checkpoint, weights_to_cpu
 
 import convnext_dense  # noqa: F401  (registration)
-from convnext_dense.classification import UnswappedEMAHook
+from convnext_dense.engine import UnswappedEMAHook
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLS_DEMO = osp.join(ROOT, 'configs', 'classification', 'demo', 'convnext_demo.py')

@@ -38,8 +38,11 @@ class ClsDataPreprocessor(ImgDataPreprocessor):
     ``gt_label`` is left as it is. Evaluation batches are only normalised.
 
     Example:
+        >>> from mmengine.structures import BaseDataElement
         >>> pre = ClsDataPreprocessor(num_classes=10, mixup=dict(mixup_alpha=0.8, cutmix_alpha=1.0))
-        >>> out = pre(batch, training=True)   # batch from the dataloader, an even number of images
+        >>> batch = dict(inputs=[torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8) for _ in range(2)],
+        ...              data_samples=[BaseDataElement(gt_label=torch.tensor([i])) for i in range(2)])
+        >>> out = pre(batch, training=True)   # an even number of images, as Mixup needs
         >>> out['inputs'].dtype, out['data_samples'][0].gt_score.shape
         (torch.float32, torch.Size([10]))
     """
