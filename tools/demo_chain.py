@@ -110,6 +110,29 @@ def run_train(config, work_dir, seed=None):
     return time.time() - start
 
 
+def train_once(path, work_dir, edit, seed, summarise):
+    """Write the run's config (``write_config``) and train it; returns ``summarise(seconds)``, also saved as
+    ``work_dir/result.json``. A run whose ``result.json`` exists and whose config is the very same is not
+    trained again: a restarted chain reuses what it finished (delete ``result.json`` to force a rerun)."""
+    cache, config = osp.join(work_dir, 'result.json'), osp.join(work_dir, 'config.py')
+    old = None
+    if osp.isfile(cache) and osp.isfile(config):
+        with open(config) as f:
+            old = f.read()
+    write_config(path, work_dir, edit)
+    with open(config) as f:
+        if f.read() == old:
+            with open(cache) as g:
+                print(f'{work_dir}: finished before with the same config, reused', flush=True)
+                return json.load(g)
+    if osp.isfile(cache):
+        os.remove(cache)
+    result = summarise(run_train(config, work_dir, seed))
+    with open(cache, 'w') as f:
+        json.dump(result, f)
+    return result
+
+
 def read_scalars(work_dir):
     """The validation records of a run: [(step, {metric: value})] from mmengine's vis_data/scalars.json."""
     found = []
@@ -150,11 +173,12 @@ def pretrain(out_dir, data, b):
             cfg.train_dataloader.batch_size = 16
             cfg.val_dataloader.batch_size = cfg.test_dataloader.batch_size = 16
 
-    seconds = run_train(write_config(CLS_CFG, work, edit), work)
-    records = read_scalars(work)
-    checkpoint = last_checkpoint(work, 'epoch_')
-    return dict(task='pretrain', start='-', seed=0, seconds=seconds, checkpoint=checkpoint,
-                top1=records[-1][1][METRICS['cls']], curve=[(s, r[METRICS['cls']]) for s, r in records])
+    def summarise(seconds):
+        records = read_scalars(work)
+        return dict(task='pretrain', start='-', seed=0, seconds=seconds, checkpoint=last_checkpoint(work, 'epoch_'),
+                    top1=records[-1][1][METRICS['cls']], curve=[(s, r[METRICS['cls']]) for s, r in records])
+
+    return train_once(CLS_CFG, work, edit, None, summarise)
 
 
 def detect(out_dir, data, b, checkpoint, seed):
@@ -177,11 +201,13 @@ def detect(out_dir, data, b, checkpoint, seed):
         if b['tiny_data']:
             cfg.train_dataloader.batch_size = 2
 
-    seconds = run_train(write_config(DET_CFG, work, edit), work, seed)
-    records = read_scalars(work)
-    last = records[-1][1]
-    return dict(task='detection', start=start, seed=seed, seconds=seconds, box_ap=last[METRICS['det_box']],
-                mask_ap=last[METRICS['det_mask']], curve=[(s, r[METRICS['det_box']]) for s, r in records])
+    def summarise(seconds):
+        records = read_scalars(work)
+        last = records[-1][1]
+        return dict(task='detection', start=start, seed=seed, seconds=seconds, box_ap=last[METRICS['det_box']],
+                    mask_ap=last[METRICS['det_mask']], curve=[(s, r[METRICS['det_box']]) for s, r in records])
+
+    return train_once(DET_CFG, work, edit, seed, summarise)
 
 
 def segment(out_dir, data, b, checkpoint, seed):
@@ -203,10 +229,12 @@ def segment(out_dir, data, b, checkpoint, seed):
         if b['tiny_data']:
             cfg.train_dataloader.batch_size = 2
 
-    seconds = run_train(write_config(SEG_CFG, work, edit), work, seed)
-    records = read_scalars(work)
-    return dict(task='segmentation', start=start, seed=seed, seconds=seconds, miou=records[-1][1][METRICS['seg']],
-                curve=[(s, r[METRICS['seg']]) for s, r in records])
+    def summarise(seconds):
+        records = read_scalars(work)
+        return dict(task='segmentation', start=start, seed=seed, seconds=seconds,
+                    miou=records[-1][1][METRICS['seg']], curve=[(s, r[METRICS['seg']]) for s, r in records])
+
+    return train_once(SEG_CFG, work, edit, seed, summarise)
 
 
 def fmt(value, scale=1., sign=''):
