@@ -139,3 +139,22 @@ def test_chain_starts_differ_only_in_the_backbone_init(tmp_path, monkeypatch):
             cfg.pop('work_dir')
         assert pretrained == random, prefix
         assert pretrained['optim_wrapper']['paramwise_cfg']['decay_type'] == 'layer_wise'
+
+
+def test_chain_reuses_a_finished_run_of_the_same_config(tmp_path, monkeypatch):
+    chain = load_chain()
+    calls = []
+
+    def run_train(config, work_dir, seed=None):
+        calls.append(work_dir)
+        return 12.0
+
+    monkeypatch.setattr(chain, 'run_train', run_train)
+    monkeypatch.setattr(chain, 'read_scalars', lambda work_dir: [(100, {'mIoU': 50.0})])
+    data = dict(ade=str(tmp_path / 'ade'))
+    out = str(tmp_path / 'out')
+    first = chain.segment(out, data, chain.BUDGETS['short'], None, 0)
+    again = chain.segment(out, data, chain.BUDGETS['short'], None, 0)
+    assert len(calls) == 1 and again['seconds'] == first['seconds'] == 12.0 and again['miou'] == 50.0
+    chain.segment(out, data, chain.BUDGETS['full'], None, 0)  # another schedule: trained again
+    assert len(calls) == 2
