@@ -53,6 +53,7 @@ BUDGETS = {
     'short': dict(cls_epochs=24, det_iters=200, det_val=50, seg_iters=400, seg_val=100, tiny_data=False),
     'full': dict(cls_epochs=24, det_iters=700, det_val=100, seg_iters=1500, seg_val=250, tiny_data=False),
 }
+THREADS = {}  # OMP_NUM_THREADS for the runs, from --threads
 METRICS = dict(cls='accuracy/top1', det_box='coco/bbox_mAP', det_mask='coco/segm_mAP', seg='mIoU')
 
 
@@ -64,6 +65,8 @@ def parse_args(argv=None):
     parser.add_argument('--low-data', type=int, default=None, metavar='N',
                         help='train detection and segmentation on N generated images')
     parser.add_argument('--skip', nargs='*', default=[], choices=['det', 'seg'], help='downstream tasks to leave out')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='OMP_NUM_THREADS of every run (default: inherited); 1 on cores shared with other jobs')
     return parser.parse_args(argv)
 
 
@@ -104,7 +107,7 @@ def run_train(config, work_dir, seed=None):
         cmd += ['--seed', str(seed)]
     start = time.time()
     with open(osp.join(work_dir, 'stdout.log'), 'w') as log:
-        result = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        result = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, **THREADS))
     if result.returncode != 0:
         raise RuntimeError(f'{" ".join(cmd)} failed (exit {result.returncode}); see {work_dir}/stdout.log')
     return time.time() - start
@@ -307,6 +310,8 @@ def write_results(runs, args, out_dir, seconds, final):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.threads:
+        THREADS['OMP_NUM_THREADS'] = str(args.threads)
     out_dir = osp.abspath(osp.join(REPO, args.out_dir)) if not osp.isabs(args.out_dir) else args.out_dir
     os.makedirs(out_dir, exist_ok=True)
     b = BUDGETS[args.budget]
