@@ -1,8 +1,8 @@
 # UperNet ConvNeXt-B, ImageNet-22K init, 640x640 crops (slide stride 426), 160k iterations
 # (paper: 52.6 / 53.1 mIoU).
 _base_ = [
-    './_base_/upernet_convnext.py', './_base_/ade20k_640x640.py',
-    './_base_/schedule_160k.py', './_base_/default_runtime.py'
+    './_base_/models/upernet_convnext.py', './_base_/datasets/ade20k_640x640.py',
+    './_base_/schedules/schedule_160k.py', './_base_/default_runtime.py'
 ]
 crop_size = (640, 640)
 model = dict(

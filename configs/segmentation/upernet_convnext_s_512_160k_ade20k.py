@@ -1,7 +1,7 @@
 # UperNet ConvNeXt-S, ImageNet-1K init, 512x512, 160k iterations (paper: 48.7 / 49.6 mIoU).
 _base_ = [
-    './_base_/upernet_convnext.py', './_base_/ade20k.py',
-    './_base_/schedule_160k.py', './_base_/default_runtime.py'
+    './_base_/models/upernet_convnext.py', './_base_/datasets/ade20k.py',
+    './_base_/schedules/schedule_160k.py', './_base_/default_runtime.py'
 ]
 model = dict(
     backbone=dict(

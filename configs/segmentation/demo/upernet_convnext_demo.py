@@ -5,8 +5,8 @@
 # Everything not changed here (head layout, aux head on stage 3 with loss 0.4, stage-wise lr decay,
 # warm-up + poly schedule, slide inference, IoUMetric, TTA) is the ADE20K recipe of the bases.
 _base_ = [
-    '../_base_/upernet_convnext.py', '../_base_/ade20k.py',
-    '../_base_/schedule_160k.py', '../_base_/default_runtime.py'
+    '../_base_/models/upernet_convnext.py', '../_base_/datasets/ade20k.py',
+    '../_base_/schedules/schedule_160k.py', '../_base_/default_runtime.py'
 ]
 dataset_type = 'SyntheticADE20KDataset'
 data_root = 'data/synthetic_ade'
