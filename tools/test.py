@@ -6,14 +6,13 @@
     bash tools/dist_test.sh CONFIG CHECKPOINT 8
 """
 import argparse
-import os
 import sys
 
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import convnext_dense  # noqa: F401  (registers ConvNeXt and the checkpoint loader)
-from convnext_dense.apis import apply_test_args, load_config
+from convnext_dense.apis import add_launcher_args, apply_test_args, load_config
 from convnext_dense.apis.preflight import preflight, run_cli
 
 
@@ -26,15 +25,12 @@ def parse_args():
     parser.add_argument('--show-dir', help='draw predictions (and ground truth) into this folder')
     parser.add_argument('--tta', action='store_true', help="test-time augmentation from the config's tta_pipeline")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config values')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_launcher_args(parser)
     return parser.parse_args()
 
 
 def main():
     args = parse_args()
-    if 'LOCAL_RANK' not in os.environ:  # torch.distributed.launch passes --local_rank instead
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
     cfg = apply_test_args(load_config(args.config, args.cfg_options), args)
     preflight(cfg, args.config, mode='test')  # data, weights, device, classes: all problems at once
     Runner.from_cfg(cfg).test()

@@ -55,13 +55,28 @@ def default_work_dir(config_path: str) -> str:
     return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
 
 
-def apply_train_args(cfg: Config, args) -> Config:
-    """Apply the options of ``tools/train.py`` (work dir, AMP, resume, seed, launcher) to ``cfg``."""
+def add_launcher_args(parser) -> None:
+    """``--launcher`` and ``--local_rank`` / ``--local-rank`` (what ``torch.distributed.launch`` passes;
+    torchrun sets ``LOCAL_RANK`` instead), as in mmdet's and mmseg's tools."""
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                        help='job launcher (tools/dist_*.sh set pytorch, tools/slurm_*.sh slurm)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def _apply_common_args(cfg: Config, args) -> None:
+    """The launcher, the local rank and the work dir: the options tools/train.py and tools/test.py share."""
+    if 'LOCAL_RANK' not in os.environ:  # torch.distributed.launch passes --local_rank instead
+        os.environ['LOCAL_RANK'] = str(getattr(args, 'local_rank', 0))
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = default_work_dir(args.config)
+
+
+def apply_train_args(cfg: Config, args) -> Config:
+    """Apply the options of ``tools/train.py`` (work dir, AMP, resume, seed, launcher) to ``cfg``."""
+    _apply_common_args(cfg, args)
     if args.amp:
         import torch
         if not torch.cuda.is_available():
@@ -89,12 +104,8 @@ def apply_test_args(cfg: Config, args) -> Config:
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint!r} does not exist; pass the .pth written by '
                                 f'tools/train.py (work_dirs/<config>/epoch_N.pth or iter_N.pth)')
-    cfg.launcher = args.launcher
+    _apply_common_args(cfg, args)
     cfg.load_from = args.checkpoint
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = default_work_dir(args.config)
     scope = cfg.get('default_scope')
     if args.tta:
         if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:

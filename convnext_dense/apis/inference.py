@@ -8,15 +8,15 @@ import mmcv
 import numpy as np
 from mmengine.config import Config
 
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+from ..utils import IMG_EXTENSIONS
 
 
 def list_images(inputs: str) -> List[str]:
     """The image files named by ``inputs`` (a file or a folder); an error if there are none."""
     if osp.isdir(inputs):
-        files = sorted(osp.join(inputs, f) for f in os.listdir(inputs) if f.lower().endswith(IMAGE_EXTENSIONS))
+        files = sorted(osp.join(inputs, f) for f in os.listdir(inputs) if f.lower().endswith(IMG_EXTENSIONS))
         if not files:
-            raise FileNotFoundError(f'{inputs!r} holds no images ({", ".join(IMAGE_EXTENSIONS)})')
+            raise FileNotFoundError(f'{inputs!r} holds no images ({", ".join(IMG_EXTENSIONS)})')
         return files
     if not osp.isfile(inputs):
         raise FileNotFoundError(f'{inputs!r} is neither an image file nor a folder')

@@ -35,6 +35,8 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set,
 
 from mmengine.logging import print_log
 
+from ..utils import shorten
+
 PACKAGE_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
 REPO_DIR = osp.dirname(PACKAGE_DIR)
 TRACEBACK_ENV = 'CONVNEXT_DENSE_TRACEBACK'
@@ -522,12 +524,8 @@ def _check_num_classes(cfg, mode: str, scope: str) -> List[Tuple[str, str]]:
     keys = ', '.join(f'{key}.num_classes={n}' for key, n in wrong)
     fix = ' '.join(f'{key}.num_classes={len(classes)}' for key, _ in wrong)
     return [('classes', f'{keys}, but the {"training" if mode == "train" else "test"} dataset has {len(classes)} '
-                        f'classes ({_short(classes)}). Set every head to the dataset: --cfg-options {fix} (or give '
+                        f'classes ({shorten(classes)}). Set every head to the dataset: --cfg-options {fix} (or give '
                         f'the dataset metainfo=dict(classes=(...)) that matches the data).')]
-
-
-def _short(items: Sequence[str], limit: int = 6) -> str:
-    return ', '.join(map(str, items[:limit])) + (f', ... {len(items) - limit} more' if len(items) > limit else '')
 
 
 def _check_work_dir(cfg) -> List[Tuple[str, str]]:

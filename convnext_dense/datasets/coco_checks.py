@@ -28,6 +28,8 @@ from mmdet.datasets.api_wrappers import COCO
 from mmdet.registry import DATASETS
 from mmengine.logging import print_log
 
+from ..utils import shorten
+
 
 class CheckedCOCO(COCO):
     """mmdet's COCO API that names ``annotation_file`` in every error and checks the categories.
@@ -77,12 +79,12 @@ class CheckedCOCO(COCO):
         if unknown:
             raise ValueError(
                 f'COCO annotation file {annotation_file!r} has the categories {names}, but the dataset\'s classes '
-                f'{_short(unknown)} are not among them ({len(unknown)} of {len(classes)}), so their annotations would '
-                f'be dropped silently. Set metainfo=dict(classes={tuple(names)}) in the dataset config (and the '
+                f'[{shorten(unknown)}] are not among them ({len(unknown)} of {len(classes)}), so their annotations '
+                f'would be dropped silently. Set metainfo=dict(classes={tuple(names)}) in the dataset config (and the '
                 f'heads\' num_classes={len(names)}), or fix the file\'s category names.')
         extra = [n for n in names if n not in classes]
         if extra:
-            print_log(f'{annotation_file}: the categories {_short(extra)} are not in the dataset\'s classes; their '
+            print_log(f'{annotation_file}: the categories [{shorten(extra)}] are not in the dataset\'s classes; their '
                       f'annotations are not used.', logger='current', level=logging.WARNING)
 
     def _report_skipped(self, annotation_file: str) -> None:
@@ -126,10 +128,6 @@ class CheckedCOCO(COCO):
                       logger='current', level=logging.INFO)
 
 
-def _short(items: List[str], limit: int = 10) -> str:
-    return str(items[:limit])[:-1] + (f', ... ({len(items) - limit} more)]' if len(items) > limit else ']')
-
-
 @DATASETS.register_module()
 class CheckedCocoDataset(CocoDataset):
     """``CocoDataset`` that fails early, naming the file and the fix, on the mistakes listed above.
@@ -154,7 +152,7 @@ class CheckedCocoDataset(CocoDataset):
         kept = super().filter_data()
         if not kept and not self.test_mode:
             raise ValueError(f'{self.ann_file}: no training image is left after filtering ({len(self.data_list)} '
-                             f'images, filter_cfg={self.filter_cfg}, classes={_short(list(self.metainfo["classes"]))})'
+                             f'images, filter_cfg={self.filter_cfg}, classes=[{shorten(self.metainfo["classes"])}])'
                              f'; the file needs images with annotations of these classes, or set '
                              f'filter_cfg=dict(filter_empty_gt=False).')
         return kept

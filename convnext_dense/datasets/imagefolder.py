@@ -22,7 +22,8 @@ from mmengine.structures import BaseDataElement
 from PIL import Image
 from timm.data import auto_augment, create_transform
 
-IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif', '.tiff', '.webp')
+from ..utils import IMG_EXTENSIONS
+
 # create_transform options that are not the dataset's business: they run batched in ClsDataPreprocessor.
 _PREPROCESSOR_KEYS = {'re_prob', 're_mode', 're_count', 're_num_splits', 'normalize', 'use_prefetcher', 'std',
                       'separate'}

@@ -41,6 +41,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import torch
 from mmengine.logging import print_log
 
+from ..utils import shorten
 from .arch import ARCH_SETTINGS
 from .weights import is_url, load_url_checkpoint
 
@@ -148,11 +149,6 @@ def _describe(arch: Optional[dict]) -> str:
     return f"a custom arch (depths {arch['depths']}, dims {arch['dims']}, grn={arch['grn']})"
 
 
-def _short(keys: List[str], limit: int = 8) -> str:
-    more = f' ... and {len(keys) - limit} more' if len(keys) > limit else ''
-    return ', '.join(keys[:limit]) + more
-
-
 def _unreadable(filename: str, error: Exception) -> str:
     """A short reason for a file that ``torch.load`` refused."""
     text = str(error)
@@ -255,9 +251,9 @@ def load_pretrained(model: torch.nn.Module, filename: str, use_ema: bool = False
     model_arch = dict(depths=tuple(model.depths), dims=tuple(model.dims), grn=any('.grn.' in k for k in own))
     problem = []
     if missing_body:
-        problem.append(f'{len(missing_body)} backbone weights are missing: {_short(missing_body)}')
+        problem.append(f'{len(missing_body)} backbone weights are missing: {shorten(missing_body)}')
     if mismatched:
-        problem.append(f'{len(mismatched)} weights have other shapes: {_short(mismatched, 4)}')
+        problem.append(f'{len(mismatched)} weights have other shapes: {shorten(mismatched, 4)}')
     if not problem and file_arch is not None:
         # Every weight the model has is there: the file may still be a larger model (more blocks in a
         # stage, GRN where the model has none), whose extra weights would otherwise only be "unused".
@@ -277,6 +273,6 @@ def load_pretrained(model: torch.nn.Module, filename: str, use_ema: bool = False
     unexpected = [k for k in state if k not in own]
     model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
     print_log(f'ConvNeXt: loaded {len(own) - len(missing)} tensors from {filename}'
-              f'{" (EMA)" if use_ema else ""}; newly initialised: {_short(missing) or "none"}; '
-              f'not used by the backbone: {_short(unexpected) or "none"}', logger='current')
+              f'{" (EMA)" if use_ema else ""}; newly initialised: {shorten(missing) or "none"}; '
+              f'not used by the backbone: {shorten(unexpected) or "none"}', logger='current')
     return dict(missing=missing, unexpected=unexpected)
