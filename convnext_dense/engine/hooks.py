@@ -97,8 +97,10 @@ class SafeCheckpointHook(CheckpointHook):
         self.last_ckpt = self.file_backend.join_path(self.out_dir, filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
         # runner.save_checkpoint and its before_save_checkpoint hooks run on rank 0 only (@master_only):
-        # the random states of every rank are gathered here, where all ranks are, for RandomStateHook.
-        _GATHERED_RANDOM_STATES[:] = all_gather_object(_random_state()) if get_world_size() > 1 else []
+        # every rank's random states are gathered here, where all ranks are, and handed to RandomStateHook
+        # through the checkpoint's meta (it moves them to checkpoint['random_state']).
+        if get_world_size() > 1 and any(isinstance(hook, RandomStateHook) for hook in runner.hooks):
+            meta = dict(meta or {}, random_states=all_gather_object(_random_state()))
         runner.save_checkpoint(self.out_dir, filename, self.file_client_args, save_optimizer=self.save_optimizer,
                                save_param_scheduler=self.save_param_scheduler, meta=meta, by_epoch=self.by_epoch,
                                backend_args=self.backend_args, **self.args)
@@ -110,10 +112,6 @@ class SafeCheckpointHook(CheckpointHook):
             path = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(old))
             if self.file_backend.isfile(path):
                 self.file_backend.remove(path)
-
-
-# Every rank's random states for the checkpoint being written (see SafeCheckpointHook._save_checkpoint_with_step).
-_GATHERED_RANDOM_STATES: List[Dict[str, object]] = []
 
 
 def _random_state() -> Dict[str, object]:
@@ -165,7 +163,8 @@ class RandomStateHook(Hook):
     the dataloader up to the checkpoint's iteration (the replay draws random numbers in the main
     process), or at the start of the epoch for epoch-based loops. Validation runs between saved
     states and later batches, so it gets its own random states and gives the training's back.
-    A checkpoint from another number of processes resumes without them (with a warning).
+    A checkpoint from another number of processes resumes without them (with a warning). With several
+    processes the checkpoint hook must be :class:`SafeCheckpointHook`, which gathers the other ranks' states.
     """
 
     priority = 'VERY_LOW'
@@ -175,12 +174,13 @@ class RandomStateHook(Hook):
         self._outside_val: Optional[dict] = None
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        # Called on rank 0 only: no collective here (the other ranks would never join it).
+        # Called on rank 0 only: no collective here (the other ranks would never join it). With several
+        # processes, SafeCheckpointHook has gathered every rank's states into the meta just before.
+        gathered = checkpoint.get('meta', {}).pop('random_states', None)
         if get_world_size() == 1:
             checkpoint['random_state'] = [_random_state()]
-        elif _GATHERED_RANDOM_STATES:  # gathered on every rank by SafeCheckpointHook just before
-            checkpoint['random_state'] = list(_GATHERED_RANDOM_STATES)
-            _GATHERED_RANDOM_STATES.clear()
+        elif gathered is not None:
+            checkpoint['random_state'] = gathered
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         states = checkpoint.get('random_state')
