@@ -1,7 +1,8 @@
-"""Shared fixtures: a tiny ConvNeXt config and a tiny generated image folder (classification)."""
-import pytest
+"""Shared fixtures: a tiny ConvNeXt config, small synthetic datasets made once per session, writable copies."""
+import os.path as osp
+import shutil
 
-from convnext_dense.datasets.synthetic import generate_imagefolder
+import pytest
 
 TINY_ARCH = dict(depths=[1, 1, 1, 1], dims=[8, 16, 32, 64])
 
@@ -12,8 +13,32 @@ def tiny_backbone():
 
 
 @pytest.fixture(scope='session')
-def tiny_folder(tmp_path_factory):
+def tiny_folder(synthetic_set):
     """2 classes x (4 train + 2 val) images of 32x32, written once per session."""
-    root = tmp_path_factory.mktemp('tiny_cls')
-    generate_imagefolder(str(root), num_classes=2, num_train_per_class=4, num_val_per_class=2, image_size=32, seed=0)
-    return str(root)
+    return synthetic_set('cls', num_classes=2, num_train_per_class=4, num_val_per_class=2, image_size=32, seed=0)
+
+
+@pytest.fixture(scope='session')
+def synthetic_set(tmp_path_factory):
+    """``synthetic_set(kind, **arguments)``: the folder of a synthetic set (``kind`` 'coco', 'ade' or 'cls', the
+    arguments of its generator), made once per session for each distinct call. Never modify it: tests that
+    break files work on ``writable_copy(folder)``."""
+    from convnext_dense.datasets.synthetic import generate_ade, generate_coco, generate_imagefolder
+    generators = dict(coco=generate_coco, ade=generate_ade, cls=generate_imagefolder)
+    made = {}
+
+    def make(kind, **arguments):
+        key = (kind, tuple(sorted(arguments.items())))
+        if key not in made:
+            made[key] = str(tmp_path_factory.mktemp(f'synthetic_{kind}'))
+            generators[kind](made[key], **arguments)
+        return made[key]
+    return make
+
+
+@pytest.fixture
+def writable_copy(tmp_path):
+    """``writable_copy(folder)``: a fresh copy of ``folder`` under this test's tmp_path, free to break."""
+    def copy(folder):
+        return shutil.copytree(folder, osp.join(str(tmp_path), 'copy_' + osp.basename(folder)))
+    return copy

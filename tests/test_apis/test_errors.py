@@ -143,19 +143,9 @@ def test_data_root_that_does_not_exist(tmp_path):
     assert '--cfg-options data_root=' in found['data']
 
 
-@pytest.fixture(scope='module')
-def coco_source(tmp_path_factory):
-    from convnext_dense.datasets.synthetic.coco import generate_coco
-    out = str(tmp_path_factory.mktemp('coco'))
-    generate_coco(out, num_train=4, num_val=3, image_size=64, seed=3, empty_prob=0.0)
-    return out
-
-
 @pytest.fixture
-def coco(coco_source, tmp_path):
-    root = str(tmp_path / 'coco')
-    shutil.copytree(coco_source, root)
-    return root
+def coco(synthetic_set, writable_copy):
+    return writable_copy(synthetic_set('coco', num_train=4, num_val=3, image_size=64, seed=3, empty_prob=0.0))
 
 
 def build_coco(root, split='train', **kwargs):
@@ -254,12 +244,9 @@ def test_segmentation_head_classes_against_the_dataset(tmp_path):
     assert 'model.decode_head.num_classes=5' in text
 
 
-@pytest.fixture(scope='module')
-def ade(tmp_path_factory):
-    from convnext_dense.datasets.synthetic.ade import generate_ade
-    root = str(tmp_path_factory.mktemp('ade'))
-    generate_ade(root, num_train=2, num_val=1, image_size=32, seed=0)
-    return root
+@pytest.fixture
+def ade(synthetic_set):
+    return synthetic_set('ade', num_train=2, num_val=1, image_size=32, seed=0)
 
 
 def build_ade(root):

@@ -283,12 +283,9 @@ def test_slide_inference_uses_overlapping_windows():
     torch.testing.assert_close(logits[..., 0, 100], (windows[0][1][..., 0, 100] + windows[1][1][..., 0, 15]) / 2)
 
 
-@pytest.fixture(scope='module')
-def tiny_data(tmp_path_factory):
-    from convnext_dense.datasets.synthetic.ade import generate_ade
-    root = str(tmp_path_factory.mktemp('seg_data'))
-    generate_ade(root, num_train=4, num_val=2, image_size=72, seed=0)
-    return root
+@pytest.fixture
+def tiny_data(synthetic_set):
+    return synthetic_set('ade', num_train=4, num_val=2, image_size=72, seed=0)
 
 
 def test_tta_model_merges_scales_and_flips(tiny_data):

@@ -11,25 +11,21 @@ from PIL import Image
 
 import convnext_dense.datasets  # noqa: F401  (registers the checked datasets)
 from convnext_dense.datasets.ade import check_seg_sample
-from convnext_dense.datasets.synthetic.ade import generate_ade, split_files
+from convnext_dense.datasets.synthetic.ade import split_files
 
 PIPELINE = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', reduce_zero_label=True),
             dict(type='PackSegInputs')]
 
 
-@pytest.fixture(scope='module')
-def pristine(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('ade_ok'))
-    generate_ade(root, num_train=4, num_val=2, image_size=48, seed=0)
-    return root
+@pytest.fixture
+def pristine(synthetic_set):
+    return synthetic_set('ade', num_train=4, num_val=2, image_size=48, seed=0)
 
 
 @pytest.fixture
-def root(pristine, tmp_path):
+def root(pristine, writable_copy):
     """A fresh copy of the small dataset that a test may break."""
-    copy = str(tmp_path / 'data')
-    shutil.copytree(pristine, copy)
-    return copy
+    return writable_copy(pristine)
 
 
 def build(root, type='SyntheticADE20KDataset', split='training'):

@@ -21,7 +21,7 @@ from pycocotools.cocoeval import COCOeval
 
 import convnext_dense  # noqa: F401
 from convnext_dense.apis import rebase_data_root
-from convnext_dense.datasets.synthetic.coco import CLASSES, generate_coco
+from convnext_dense.datasets.synthetic.coco import CLASSES
 from convnext_dense.engine import CocoOutfileHook
 from convnext_dense.models import InstanceTTAModel
 
@@ -34,19 +34,15 @@ def mmdet_scope():
     init_default_scope('mmdet')
 
 
-@pytest.fixture(scope='module')
-def source(tmp_path_factory):
+@pytest.fixture
+def source(synthetic_set):
     """A small synthetic COCO dataset, never modified (tests copy it)."""
-    out = str(tmp_path_factory.mktemp('coco_src'))
-    generate_coco(out, num_train=6, num_val=6, image_size=64, seed=1, empty_prob=0.3)
-    return out
+    return synthetic_set('coco', num_train=6, num_val=6, image_size=64, seed=1, empty_prob=0.3)
 
 
 @pytest.fixture
-def data(source, tmp_path):
-    root = str(tmp_path / 'coco')
-    shutil.copytree(source, root)
-    return root
+def data(source, writable_copy):
+    return writable_copy(source)
 
 
 def build(root, split='val', test_mode=True, classes=CLASSES, **kwargs):
