@@ -151,6 +151,15 @@ class ConfigModel:
         self.h, self.w = int(size[0]), int(size[1])
         self.batch, self.device = batch, device
 
+    def inference_mode(self) -> str:
+        """How ``test_step`` infers at this size: mmseg's sliding windows (count, crop, stride) or the whole image."""
+        test_cfg = getattr(self.model, 'test_cfg', None) or {}
+        if self.scope == 'mmseg' and test_cfg.get('mode') == 'slide':
+            (ch, cw), (sh, sw) = test_cfg['crop_size'], test_cfg['stride']
+            windows = (max(self.h - ch + sh - 1, 0) // sh + 1) * (max(self.w - cw + sw - 1, 0) // sw + 1)
+            return f"slide, {windows} window{'s' if windows != 1 else ''} of {ch}x{cw}, stride {sh}x{sw}"
+        return 'whole image'
+
     def data(self, batch: int, train: bool) -> dict:
         g = torch.Generator().manual_seed(batch)
         inputs = [torch.randint(0, 256, (3, self.h, self.w), generator=g, dtype=torch.uint8) for _ in range(batch)]
@@ -349,6 +358,8 @@ def run(specs: Sequence[dict], rounds: int = 5, warmup: int = 2, tasks: Sequence
     for v in variants:
         row = dict(name=v.name, **{k: v.spec.get(k) for k in ('model', 'dtype', 'channels_last', 'compile', 'batch')})
         row['size'] = list(v.size)
+        if v.config:
+            row['inference_mode'] = v.whole.inference_mode()
         row.update(v.complexity())
         rows.append(row)
     # Outputs: each variant against the first one of the same family (same weights, see build_backbone).
@@ -429,6 +440,13 @@ def _fmt(value, digits=2) -> str:
     return str(value)
 
 
+def _rate(value) -> str:
+    """images/s: two decimals, or three significant digits below 1 (whole models on a CPU)."""
+    if value is None:
+        return '-'
+    return f'{value:.2f}' if value >= 1 else f'{value:.3g}'
+
+
 def markdown(result: dict, command: str = '') -> str:
     """The result as a markdown table, with the conditions and the command above it."""
     m = result['meta']
@@ -439,6 +457,13 @@ def markdown(result: dict, command: str = '') -> str:
              f"Ratios relative to `{m['baseline']}`.", '']
     if command:
         lines += [f'Command: `{command}`', '']
+    modes = [f"{r['name'].split(' |')[0]}: {r['inference_mode']}" for r in rows if r.get('inference_mode')]
+    if modes:
+        what = ['inference is `model.test_step` (preprocessing, forward, post-processing) at the input size, '
+                'as ' + '; '.join(modes)] if any('infer_img_s' in r for r in rows) else []
+        if any('train_img_s' in r for r in rows):
+            what.append('the training step is `model.train_step` (losses, backward, SGD) at the input size')
+        lines += ['Whole models, random weights, synthetic images and labels: ' + '; '.join(what) + '.', '']
     has = {k: any(k in r for r in rows) for k in ('infer_img_s', 'latency_ms', 'train_img_s')}
     head = ['model', 'dtype', 'memory', 'compile', 'input', 'params (M)', 'GFLOPs']
     if has['infer_img_s']:
@@ -453,11 +478,11 @@ def markdown(result: dict, command: str = '') -> str:
         cells = [r['name'], f"{r['batch']}x3x{r['size'][0]}x{r['size'][1]}", _fmt(r['params_m'], 1),
                  _fmt(r['gflops'], 1)]
         if has['infer_img_s']:
-            cells += [_fmt(r.get('infer_img_s')), _fmt(r.get('infer_ratio'))]
+            cells += [_rate(r.get('infer_img_s')), _fmt(r.get('infer_ratio'))]
         if has['latency_ms']:
             cells += [_fmt(r.get('latency_ms'), 1)]
         if has['train_img_s']:
-            cells += [_fmt(r.get('train_img_s'), 3), _fmt(r.get('train_ratio'))]
+            cells += [_rate(r.get('train_img_s')), _fmt(r.get('train_ratio'))]
         err = r.get('max_rel_err')
         cells += [_fmt(r.get('peak_mem_mib'), 0), '-' if err is None else f'{err:.1e}', _fmt(r.get('equal'))]
         lines.append('| ' + ' | '.join(cells) + ' |')
@@ -470,8 +495,10 @@ def plot_bars(result: dict, path: str):
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     rows = result['rows']
-    fig, axes = plt.subplots(1, 2, figsize=(12, 0.45 * len(rows) + 1.5))
-    for ax, key, title in zip(axes, ('infer_img_s', 'train_img_s'), ('inference', 'training step')):
+    panels = [(k, t) for k, t in (('infer_img_s', 'inference'), ('train_img_s', 'training step'))
+              if any(k in r for r in rows)] or [('infer_img_s', 'inference')]
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 0.45 * len(rows) + 1.5), squeeze=False)
+    for ax, (key, title) in zip(axes[0], panels):
         values = [r.get(key) or 0.0 for r in rows]
         ax.barh(range(len(rows)), values, color='tab:blue')
         ax.set_yticks(range(len(rows)), [r['name'] for r in rows], fontsize=7)
@@ -509,6 +536,7 @@ def plot_scaling(result: dict, prefix: str) -> List[str]:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import ScalarFormatter
     paths = []
     for axis, label in (('size', 'input size (square, batch 1)'), ('batch', 'batch size (224x224)')):
         points = result[axis]
@@ -518,9 +546,17 @@ def plot_scaling(result: dict, prefix: str) -> List[str]:
             a.plot([p['point'] for p in mine], [p['infer_img_s'] for p in mine], 'o-', label=model)
             if any(p['peak_mem_mib'] is not None for p in mine):
                 b.plot([p['point'] for p in mine], [p['peak_mem_mib'] or 0 for p in mine], 'o-', label=model)
-        a.set_xlabel(label), a.set_ylabel('inference images/s'), a.set_yscale('log'), a.legend()
-        b.set_xlabel(label), b.set_ylabel('peak memory, one inference + one training step (MiB)'), b.legend()
-        fig.suptitle(f"{result['meta']['device']}, {result['meta']['threads']} threads, fp32", fontsize=9)
+        a.set_xlabel(label), a.set_ylabel('inference images/s (log scale)'), a.set_yscale('log'), a.legend()
+        a.yaxis.set_major_formatter(ScalarFormatter()), a.yaxis.set_minor_formatter(ScalarFormatter())
+        a.tick_params(axis='y', which='minor', labelsize=7)
+        a.set_xticks(sorted({p['point'] for p in points}))
+        b.set_xlabel(label), b.set_ylabel('peak memory (MiB)'), b.legend()
+        b.set_xticks(sorted({p['point'] for p in points}))
+        a.set_title('inference, fp32'), b.set_title('peak memory: one inference + one training step')
+        meta = result['meta']
+        device = _device_name(torch.device(meta['device'])) if meta['device'] == 'cpu' else meta['device']
+        fig.suptitle(f"{device}, {meta['threads']} threads; load average before {meta['load_before']}, "
+                     f"after {meta.get('load_after', '?')}", fontsize=9)
         fig.tight_layout()
         path = f'{prefix}_{axis}.png'
         fig.savefig(path, dpi=100)

@@ -72,6 +72,8 @@ def parse_args(argv=None):
                      choices=['infer', 'latency', 'train'])
     new.add_argument('--rounds', type=int, default=5, help='interleaved timed rounds (default: %(default)s)')
     new.add_argument('--no-memory', action='store_true', help='skip the peak-memory subprocesses')
+    new.add_argument('--baseline', type=int, default=0,
+                     help="the 'x baseline' columns are relative to this variant (0 = the first; default: 0)")
     new.add_argument('--profile', action='store_true',
                      help='also print (and add to PREFIX.md) torch.profiler top-operator tables per variant, task')
     new.add_argument('--scaling', action='store_true', help='images/s and memory vs input size and batch size')
@@ -289,7 +291,10 @@ def compare(args, argv) -> dict:
                     if key not in names:
                         names.add(key)
                         specs.append(spec)
-    result = bm.run(specs, rounds=args.rounds, warmup=args.warmup, tasks=args.tasks, memory=not args.no_memory)
+    if not 0 <= args.baseline < len(specs):
+        raise ValueError(f'--baseline {args.baseline}: there are {len(specs)} variants (0..{len(specs) - 1})')
+    result = bm.run(specs, rounds=args.rounds, warmup=args.warmup, tasks=args.tasks, memory=not args.no_memory,
+                    baseline=args.baseline)
     result['meta']['command'] = command
     table = bm.markdown(result, command)
     if args.profile:

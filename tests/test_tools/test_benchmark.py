@@ -119,3 +119,32 @@ def test_trained_model_report_mode_is_still_parsed_and_modes_do_not_mix():
         tool.parse_args(['a.py', '--models', 'convnext'])
     with pytest.raises(SystemExit):
         tool.parse_args([])
+
+
+def test_segmentation_config_model_infers_with_its_sliding_windows():
+    """config:PATH times mmseg's ``test_step`` as the config tests: slide inference over crops, counted here."""
+    model = bm.ConfigModel(str(ROOT / 'configs/segmentation/demo/upernet_convnext_demo.py'), 1, (128, 256), 'cpu')
+    # demo: 128x128 crops, stride 85: one row of (256 - 128 + 84) // 85 + 1 = 3 windows
+    assert model.inference_mode() == 'slide, 3 windows of 128x128, stride 85x85'
+    calls = []
+    encode_decode = model.model.encode_decode
+    model.model.encode_decode = lambda inputs, metas: calls.append(tuple(inputs.shape)) or encode_decode(inputs, metas)
+    out = model.infer(1)
+    assert calls == [(1, 3, 128, 128)] * 3
+    assert tuple(out[0].seg_logits.data.shape) == (5, 128, 256)
+    losses = model.train_step(2)  # batch 2: at batch 1 the PPM's 1x1 pooled map cannot train its BatchNorm
+    assert losses and all(torch.isfinite(v).all() for v in losses.values())
+    detection = bm.ConfigModel(str(ROOT / 'configs/detection/demo/cascade_convnext_demo.py'), 1, (64, 64), 'cpu')
+    assert detection.inference_mode() == 'whole image'
+
+
+def test_baseline_picks_the_variant_ratios_are_relative_to(tmp_path):
+    out = tmp_path / 'base'
+    result = tool.main(['--models', 'convnext', 'timm', *TINY, '--size', '32', '32', '--batch', '1', '--rounds', '1',
+                        '--warmup', '0', '--tasks', 'infer', '--no-memory', '--baseline', '1', '--out', str(out)])
+    first, second = result['rows']
+    assert second['infer_ratio'] == 1.0 and first['infer_ratio'] == first['infer_img_s'] / second['infer_img_s']
+    assert result['meta']['baseline'].startswith('timm')
+    assert 'Ratios relative to `timm |' in out.with_suffix('.md').read_text()
+    with pytest.raises(ValueError, match='--baseline 2: there are 2 variants'):
+        tool.main(['--models', 'convnext', 'timm', *TINY, '--size', '32', '32', '--no-memory', '--baseline', '2'])
