@@ -22,15 +22,18 @@ Budgets (``--budget``):
 * ``short``: the demo data and a short downstream schedule (detection 200, segmentation 400
   iterations): the setting where a pretrained start should show most.
 * ``full``: the demos' own schedules (pretraining 24 epochs, detection 700, segmentation 1500
-  iterations); about an hour and a half on 2 CPU cores with two seeds.
+  iterations).
 
 ``--low-data N`` trains detection and segmentation on ``N`` generated training images instead of
-the demo sets' 600 / 400 (same validation sets).
+the demo sets' 600 / 400 (same validation sets). ``--threads N`` sets ``OMP_NUM_THREADS`` of every
+run (1 on cores shared with other jobs). Results are rewritten after every run; a restarted chain
+reuses every finished run whose config is unchanged (``<run>/result.json``).
 
-Example::
+Example (the measured run of ``docs/demo_chain.md``: 78 min on 2 cores shared with another job)::
 
     python tools/demo_chain.py --budget small --out-dir work_dirs/demo_chain_small
-    python tools/demo_chain.py --budget full --seeds 0 1 --out-dir work_dirs/demo_chain
+    python tools/demo_chain.py --budget short --low-data 100 --seeds 0 1 --threads 1 \
+        --out-dir work_dirs/demo_chain_low100
 """
 import argparse
 import json
