@@ -79,7 +79,11 @@ class ImageFolderDataset(BaseDataset):
         OSError: an image cannot be read (raised when it is loaded, naming the file).
 
     Example:
-        >>> ds = ImageFolderDataset('data/synthetic_cls', 'val', transform=dict(input_size=64))
+        >>> import tempfile
+        >>> from convnext_dense.datasets.synthetic import generate_imagefolder
+        >>> root = generate_imagefolder(tempfile.mkdtemp(), num_classes=2, num_train_per_class=1,
+        ...                             num_val_per_class=1, image_size=32)['out_dir']
+        >>> ds = ImageFolderDataset(root, 'val', transform=dict(input_size=64))
         >>> item = ds[0]
         >>> item['inputs'].shape, item['inputs'].dtype, int(item['data_samples'].gt_label)
         (torch.Size([3, 64, 64]), torch.uint8, 0)
