@@ -97,7 +97,11 @@ def _last_metrics(work_dir):
     files = sorted(glob.glob(osp.join(work_dir, '2*_*', '2*_*.json')))
     assert files, f'no metrics JSON under {work_dir}'
     with open(files[-1]) as f:
-        metrics = json.loads(f.read().strip().splitlines()[-1])
+        # mmengine 0.10.7's LoggerHook.after_test_epoch dumps this file on *every* rank (no @master_only),
+        # so two processes may write it at once and leave a tail of the longer write behind the shorter
+        # one ('...}6}'). The evaluation metrics come first and are the same on every rank: read the
+        # first JSON object of the last line.
+        metrics, _ = json.JSONDecoder().raw_decode(f.read().strip().splitlines()[-1])
     return {k: v for k, v in metrics.items() if k not in ('time', 'data_time')}  # only the evaluation
 
 
