@@ -1,7 +1,8 @@
-"""Convert a ConvNeXt checkpoint (official FB, timm, mmpretrain or convnext_dense) to this project's layout.
+"""Convert a ConvNeXt checkpoint (official FB, V2 FCMAE, timm, mmpretrain or convnext_dense) to this project's layout.
 
     python tools/convert_checkpoint.py convnext_tiny_1k_224.pth checkpoints/convnext_t_in1k.pth
     python tools/convert_checkpoint.py work_dirs/convnext_t_in1k/epoch_300.pth out.pth --ema
+    python tools/convert_checkpoint.py convnextv2_tiny_1k_224_fcmae.pt convnextv2_tiny_fcmae_dense.pth
 
 Not needed for training (configs load every layout directly); useful to inspect or ship weights.
 The output holds ``state_dict`` (backbone keys, plus the classifier's ``norm``/``head`` when present)

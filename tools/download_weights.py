@@ -25,8 +25,7 @@ def print_table() -> None:
     print(f'{"name":34} {"arch":9} {"data":26} {"res":>4} {"top-1":>6}  url')
     for w in W.RELEASED_WEIGHTS.values():
         top1 = f'{w.top1:.1f}' if w.top1 is not None else '-'
-        note = '' if w.loadable else '  (FCMAE encoder: needs the V2 repo key remapping)'
-        print(f'{w.name:34} {w.arch:9} {w.data:26} {w.resolution:>4} {top1:>6}  {w.url}{note}')
+        print(f'{w.name:34} {w.arch:9} {w.data:26} {w.resolution:>4} {top1:>6}  {w.url}')
     print(f'\ncache: {W.cache_dir()}')
 
 

@@ -14,6 +14,17 @@ norm (final), head            head.norm, head.fc                norm3 (classifie
 norm0..norm3 (dense outputs)  --                                norm0..norm3 (dense backbone)
 ============================  ================================  ===============================
 
+ConvNeXt V2's FCMAE pre-training files (``convnextv2/pt_only/*_fcmae.pt``) hold the whole masked
+autoencoder: the sparse encoder under ``encoder.*`` (MinkowskiEngine modules) beside the decoder
+(``proj``, ``mask_token``, ``decoder.*``, ``pred``). :func:`convert_state_dict` reads the encoder as the
+V2 repository's fine-tuning does (``main_finetune.py`` drops the decoder keys, then
+``utils.remap_checkpoint_keys``): ``encoder.`` is removed; a sparse convolution's ``kernel`` of shape
+(K*K, in, out), or (K*K, C) for the depthwise one, becomes the dense ``weight`` (out, in, K, K) /
+(C, 1, K, K), kernel index ``h + K * w`` (MinkowskiEngine enumerates kernel offsets with the first
+spatial axis fastest); the ``ln`` / ``linear`` wrappers of MinkowskiLayerNorm / MinkowskiLinear are
+dropped from the names; (1, C) biases and GRN parameters become (C,). The encoder has no final norm
+and no classifier: a classifier fine-tuned from it starts both fresh, as the authors' does.
+
 The name ``norm3`` means two things. In the authors' detection and segmentation checkpoints, in this
 project's and in mmpretrain's dense backbones (``out_indices=(0, 1, 2, 3)``,
 ``gap_before_final_norm=False``, as mmdet's own ConvNeXt configs build it), ``norm0..norm3`` are the
@@ -33,6 +44,7 @@ are recognised by their ``backbone.`` prefix.
 :func:`convert_state_dict` is the one pure renaming function; :func:`load_pretrained` adds file
 handling and the strict checks (a missing backbone key is an error, never silently random).
 """
+import math
 import os.path as osp
 import re
 from collections import OrderedDict
@@ -70,18 +82,58 @@ _RENAMES_COMPILED = [(re.compile(p), r) for p, r in _RENAMES]
 _BODY_KEY = re.compile(r'^(downsample_layers|stages)\.')
 _OUT_NORM_KEY = re.compile(r'^norm(\d+)\.')
 _AVERAGING_COUNTERS = ('steps', 'n_averaged')  # mmengine's BaseAveragedModel buffers
+_FCMAE_ENCODER = 'encoder.'
+_SPARSE_WRAPPER = re.compile(r'\.(ln|linear)\.(weight|bias)$')  # MinkowskiLayerNorm.ln, MinkowskiLinear.linear
+
+
+def is_fcmae(state_dict: Mapping[str, torch.Tensor]) -> bool:
+    """True for a ConvNeXt V2 FCMAE pre-training state dict (a sparse ``encoder.*`` with ``.kernel`` tensors)."""
+    return any(k.startswith(_FCMAE_ENCODER) and k.endswith('.kernel') for k in state_dict)
+
+
+def _dense_kernel(key: str, kernel: torch.Tensor) -> torch.Tensor:
+    """A MinkowskiEngine kernel, (K*K, in, out) or depthwise (K*K, C), as a dense conv weight."""
+    volume = kernel.shape[0]
+    k = math.isqrt(volume)
+    if kernel.dim() not in (2, 3) or k * k != volume:
+        raise ValueError(f'FCMAE encoder tensor {key!r} has shape {tuple(kernel.shape)}; a 2-D sparse kernel '
+                         f'is (K*K, in, out) or, depthwise, (K*K, C). Is this a ConvNeXt V2 FCMAE file?')
+    if kernel.dim() == 3:  # (K*K, in, out) -> (out, in, K, K)
+        weight = kernel.permute(2, 1, 0).reshape(kernel.shape[2], kernel.shape[1], k, k)
+    else:  # (K*K, C) -> (C, 1, K, K)
+        weight = kernel.permute(1, 0).reshape(kernel.shape[1], 1, k, k)
+    return weight.transpose(2, 3).contiguous()  # kernel index h + K * w: the first axis is the fastest
+
+
+def _from_fcmae(state_dict: Mapping[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
+    """The sparse FCMAE encoder in the authors' dense key layout; decoder, ``proj``, ``pred`` and ``mask_token`` dropped."""
+    out = OrderedDict()
+    for key, value in state_dict.items():
+        if not key.startswith(_FCMAE_ENCODER):
+            continue
+        key = key[len(_FCMAE_ENCODER):]
+        if key.endswith('.kernel'):
+            out[key[:-len('.kernel')] + '.weight'] = _dense_kernel(key, value)
+            continue
+        key = _SPARSE_WRAPPER.sub(r'.\2', key)
+        if key.endswith('.bias') and value.dim() == 2:  # MinkowskiConvolution's bias is (1, out)
+            value = value.reshape(-1)
+        out[key] = value
+    return out
 
 
 def convert_state_dict(state_dict: Mapping[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
-    """Rename an FB, timm, mmpretrain or convnext_dense state dict to this project's keys.
+    """Rename an FB, FCMAE, timm, mmpretrain or convnext_dense state dict to this project's keys.
 
-    Pure: the input is not changed, tensors are shared (reshaped GRN and 1x1-conv weights are views).
+    Pure: the input is not changed, tensors are shared (reshaped GRN and 1x1-conv weights are views;
+    FCMAE's sparse kernels are copied into dense ones).
 
     Args:
         state_dict: a flat ``{key: tensor}`` mapping. If any key starts with ``backbone.``, the mapping
             is taken as a whole model (a classifier, detector or segmentor): its ``backbone.*`` keys
             are kept with the prefix removed, the classifier head's ``head.norm``/``head.fc`` keys are
-            renamed like timm's, and all other keys are dropped.
+            renamed like timm's, and all other keys are dropped. A V2 FCMAE pre-training state dict
+            (:func:`is_fcmae`) gives its encoder, converted to dense weights (module docstring).
 
     Returns:
         ``OrderedDict`` in the official (FB) layout, e.g. ``stages.2.5.pwconv1.weight``.
@@ -96,7 +148,9 @@ def convert_state_dict(state_dict: Mapping[str, torch.Tensor]) -> 'OrderedDict[s
     keys = [k for k in state_dict if k not in _AVERAGING_COUNTERS]
     if keys and all(k.startswith('module.') for k in keys):
         state_dict = {k[len('module.'):]: state_dict[k] for k in keys}
-    if any(k.startswith('backbone.') for k in state_dict):
+    if is_fcmae(state_dict):
+        state_dict = _from_fcmae(state_dict)
+    elif any(k.startswith('backbone.') for k in state_dict):
         state_dict = {k[len('backbone.'):] if k.startswith('backbone.') else k: v
                       for k, v in state_dict.items()
                       if k.startswith(('backbone.', 'head.norm.', 'head.fc.'))}
@@ -107,8 +161,8 @@ def convert_state_dict(state_dict: Mapping[str, torch.Tensor]) -> 'OrderedDict[s
             key = pattern.sub(repl, key)
         if classifier_norm3 and key.startswith('norm3.'):
             key = 'norm.' + key[len('norm3.'):]
-        if key.endswith(('.grn.weight', '.grn.bias')) and value.dim() == 4:
-            value = value.reshape(-1)  # FB V2 keeps (1, 1, 1, C)
+        if key.endswith(('.grn.weight', '.grn.bias')) and value.dim() in (2, 4):
+            value = value.reshape(-1)  # FB V2 keeps (1, 1, 1, C), its sparse FCMAE encoder (1, C)
         elif key.endswith(('.pwconv1.weight', '.pwconv2.weight')) and value.dim() == 4:
             value = value.flatten(1)  # timm conv_mlp: a 1x1 conv, (out, in, 1, 1)
         out[key] = value

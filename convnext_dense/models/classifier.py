@@ -200,8 +200,7 @@ class ConvNeXtClassifier(BaseModel):
                 f'ConvNeXtClassifier: fine-tuning checkpoint {checkpoint!r} does not fit: missing {missing[:6]}'
                 f'{" ..." if len(missing) > 6 else ""}, other shapes {mismatched[:3]}. The file holds '
                 f'{_describe(file_arch)}; the model is {_describe(model_arch)}. Set model.backbone.arch to the '
-                f"file's size. (V2 FCMAE pre-training files, encoder.* with sparse kernels, need the V2 "
-                f"repository's key remapping first.)")
+                f"file's size.")
         loaded = [k for k in own if k not in head_from_init]
         self.load_state_dict({k: state[k] for k in loaded}, strict=False)
         unused = [k for k in state if k not in own]

@@ -64,8 +64,9 @@ class ReleasedWeights:
             detection and segmentation READMEs).
         url: the authors' download address.
         source: where the URL and the accuracy are published.
-        loadable: ``load_pretrained`` reads it as it is. The V2 FCMAE files hold the sparse
-            pre-training encoder (``encoder.*``) and need the V2 repository's key remapping first.
+
+    Every file loads as it is (``load_pretrained``, a classifier's ``finetune``): the V2 FCMAE files
+    hold the sparse pre-training model, whose encoder the loader converts (:mod:`.checkpoint`).
     """
 
     name: str
@@ -76,7 +77,6 @@ class ReleasedWeights:
     top1: Optional[float]
     url: str
     source: str
-    loadable: bool = True
 
 
 def _v1(size: str, data_tag: str, res: int, top1: Optional[float], data: str, ema: bool = False,
@@ -86,10 +86,10 @@ def _v1(size: str, data_tag: str, res: int, top1: Optional[float], data: str, em
 
 
 def _v2(size: str, folder: str, data_tag: str, res: int, top1: Optional[float], data: str,
-        suffix: str = 'ema', loadable: bool = True) -> ReleasedWeights:
+        suffix: str = 'ema') -> ReleasedWeights:
     name = f'convnextv2_{size}_{data_tag}_{res}_{suffix}'
     return ReleasedWeights(name, f'v2-{size}', data, res, suffix == 'ema', top1,
-                           f'{_FB}convnextv2/{folder}/{name}.pt', V2_SOURCE, loadable)
+                           f'{_FB}convnextv2/{folder}/{name}.pt', V2_SOURCE)
 
 
 _TABLE: List[ReleasedWeights] = [
@@ -108,7 +108,7 @@ _TABLE: List[ReleasedWeights] = [
     *[_v1(s, '22k_1k', 384, t, 'IN-22K -> IN-1K', ema=s == 'xlarge')
       for s, t in (('tiny', 84.1), ('small', 85.8), ('base', 86.8), ('large', 87.5), ('xlarge', 87.8))],
     # V2, FCMAE pre-trained only (self-supervised on ImageNet-1K images)
-    *[_v2(s, 'pt_only', '1k', 224, None, 'FCMAE', suffix='fcmae', loadable=False)
+    *[_v2(s, 'pt_only', '1k', 224, None, 'FCMAE', suffix='fcmae')
       for s in ('atto', 'femto', 'pico', 'nano', 'tiny', 'base', 'large', 'huge')],
     # V2, FCMAE pre-trained, ImageNet-1K fine-tuned (released as EMA only)
     *[_v2(s, 'im1k', '1k', 224, t, 'FCMAE -> IN-1K')
