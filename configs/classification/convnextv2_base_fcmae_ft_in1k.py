@@ -2,7 +2,7 @@
 # (ConvNeXt-V2 TRAINING.md, "ImageNet-1K Fine-Tuning"): --blr 6.25e-4 at batch 1024 (lr 2.5e-3), 100
 # epochs with 20 warm-up, layer-wise lr decay 0.6 over 12 groups of blocks ('group', the V1 layout),
 # wd 0.05, drop path 0.1, Mixup 0.8 / CutMix 1.0, label smoothing 0.1, EMA, AMP. Starting point as in
-# convnextv2_tiny_fcmae_ft_in1k.py (the FCMAE file needs the V2 key remapping first).
+# convnextv2_tiny_fcmae_ft_in1k.py (the FCMAE pre-training file, converted on load).
 _base_ = './convnextv2_tiny_fcmae_ft_in1k.py'
 
 model = dict(

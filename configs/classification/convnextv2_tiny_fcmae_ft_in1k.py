@@ -4,10 +4,10 @@
 # decay 0.9 per block ('single'), wd 0.05, drop path 0.2, random erasing 0.25, Mixup 0.8 / CutMix 1.0,
 # label smoothing 0.1, EMA 0.9999 evaluated during training, AMP; head init scale 0.001 (main_finetune.py
 # re-initialises the head with std 2e-5 = 0.02 x 0.001).
-# Starting point: the released FCMAE encoder. FCMAE pre-training itself is not part of this project, and
-# the pre-training file holds the sparse encoder (encoder.*, MinkowskiEngine kernels), which the loader
-# does not read yet: convert it with the V2 repository's remap_checkpoint_keys and point
-# --cfg-options model.finetune.checkpoint=PATH at the result.
+# Starting point: the released FCMAE pre-training file, read as the V2 repository's main_finetune.py reads
+# it: the sparse encoder (encoder.*, MinkowskiEngine kernels) is converted to the dense backbone on load,
+# the decoder is dropped, the final norm and the head start fresh (docs/classification.md). FCMAE
+# pre-training itself is not part of this project.
 _base_ = './convnext_t_in1k.py'
 
 model = dict(
