@@ -110,3 +110,20 @@ def test_a_kernel_of_another_shape_is_named(tmp_path):
     sd = {'encoder.stages.0.0.dwconv.kernel': torch.zeros(48, 8)}
     with pytest.raises(ValueError, match=r"stages\.0\.0\.dwconv\.kernel.*\(48, 8\).*K\*K"):
         convert_state_dict(sd)
+
+
+def test_v2_fine_tuning_config_starts_from_an_fcmae_file(tmp_path):
+    """configs/classification/convnextv2_atto_fcmae_ft_in1k.py as released, its file swapped for a local one."""
+    from mmengine.config import Config
+    from mmengine.registry import MODELS
+    ref = randomise_(FCMAE(depths=(2, 2, 6, 2), dims=(40, 80, 160, 320)), seed=5)
+    path = tmp_path / 'convnextv2_atto_1k_224_fcmae.pt'
+    torch.save({'model': ref.state_dict()}, path)
+    cfg = Config.fromfile(str(ROOT / 'configs/classification/convnextv2_atto_fcmae_ft_in1k.py'))
+    assert cfg.model.finetune.checkpoint.endswith('/pt_only/convnextv2_atto_1k_224_fcmae.pt')
+    cfg.merge_from_dict({'model.finetune.checkpoint': str(path)})
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        _assert_close_features([model.eval().extract_feat(x)], ref.encoder.stage_outputs(x)[-1:])
