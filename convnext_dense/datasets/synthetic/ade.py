@@ -33,76 +33,22 @@ Example:
 """
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 
-from .draw import hue_colour, polygon_mask
+from .draw import TEXTURE_HUES, TEXTURES, polygon_mask, texture
 
-# Label value k + 1 on disk is CLASSES[k]; 0 is "other" (ignored, as in ADE20K).
-CLASSES: Tuple[str, ...] = ('ground', 'stripes', 'checker', 'dots', 'speckle')
+# Label value k + 1 on disk is CLASSES[k]; 0 is "other" (ignored, as in ADE20K). The classes are the
+# textures of draw.texture, which the classification demo's texture classes draw too.
+CLASSES: Tuple[str, ...] = TEXTURES
 PALETTE: Tuple[Tuple[int, int, int], ...] = (
     (120, 120, 70), (230, 60, 60), (60, 140, 240), (250, 200, 20), (150, 70, 230))
 # Hue (degrees) of each object class's colour family; the ground has none.
-HUES = {'stripes': 0., 'checker': 220., 'dots': 50., 'speckle': 285.}
+HUES = TEXTURE_HUES
 SHAPES: Tuple[str, ...] = ('ellipse', 'rectangle', 'triangle', 'polygon', 'blob')
 SPLITS = {'train': ('training', 'ADE_train'), 'val': ('validation', 'ADE_val')}
-
-
-def _two_colours(rng: np.random.Generator, hue: Optional[float] = None,
-                 min_distance: float = 90.) -> Tuple[np.ndarray, np.ndarray]:
-    """Two RGB colours at least ``min_distance`` apart (so a texture is visible); the first of
-    hue ``hue`` if given, else random."""
-    a = rng.uniform(0, 255, 3) if hue is None else hue_colour(rng, hue)
-    for _ in range(50):
-        b = rng.uniform(0, 255, 3)
-        if np.linalg.norm(a - b) >= min_distance:
-            return a, b
-    return a, 255. - a
-
-
-def _mix(t: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-pixel blend of colours ``a`` (t=0) and ``b`` (t=1); ``t`` is HxW in [0, 1]."""
-    return a * (1 - t[..., None]) + b * t[..., None]
-
-
-def _texture(rng: np.random.Generator, name: str, h: int, w: int) -> np.ndarray:
-    """An HxWx3 float image of texture ``name`` (a class name or 'flat') with random colours and scale."""
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    a, b = _two_colours(rng, HUES.get(name))
-    if rng.random() < 0.5:
-        a, b = b, a
-    if name == 'ground':  # smooth: a gradient plus low-frequency blobs
-        angle = rng.uniform(0, 2 * np.pi)
-        t = (np.cos(angle) * xx / w + np.sin(angle) * yy / h + 1) / 2
-        img = _mix(t * rng.uniform(0.3, 1.0), a, b)
-        blobs = rng.uniform(-40, 40, (max(h // 24, 2), max(w // 24, 2), 3)).astype(np.float32)
-        img = img + cv2.resize(blobs, (w, h), interpolation=cv2.INTER_CUBIC)
-    elif name == 'flat':
-        img = np.broadcast_to(a, (h, w, 3)).astype(np.float32)
-    elif name == 'stripes':  # 1-D periodic at any orientation
-        angle, period = rng.uniform(0, np.pi), rng.uniform(5, 10)
-        u = np.cos(angle) * xx + np.sin(angle) * yy
-        img = _mix(0.5 + 0.5 * np.sin(2 * np.pi * u / period + rng.uniform(0, 2 * np.pi)), a, b)
-    elif name == 'checker':  # 2-D periodic squares, rotated
-        angle, cell = rng.uniform(0, np.pi / 2), rng.uniform(3, 6)
-        u = np.cos(angle) * xx + np.sin(angle) * yy
-        v = -np.sin(angle) * xx + np.cos(angle) * yy
-        img = _mix(((np.floor(u / cell) + np.floor(v / cell)) % 2).astype(np.float32), a, b)
-    elif name == 'dots':  # small discs on a jittered grid
-        spacing = rng.uniform(6, 10)
-        radius = spacing * rng.uniform(0.22, 0.32)
-        du = (xx + rng.uniform(0, spacing)) % spacing - spacing / 2
-        dv = (yy + rng.uniform(0, spacing)) % spacing - spacing / 2
-        img = _mix((du ** 2 + dv ** 2 <= radius ** 2).astype(np.float32), a, b)
-    elif name == 'speckle':  # i.i.d. random 1x1 or 2x2 cells
-        cell = int(rng.integers(1, 3))
-        t = rng.random((h // cell + 1, w // cell + 1)).astype(np.float32)
-        img = _mix(np.kron(t, np.ones((cell, cell), np.float32))[:h, :w], a, b)
-    else:
-        raise ValueError(f'unknown texture {name!r}; choose one of {CLASSES + ("flat",)}')
-    return img + rng.normal(0, rng.uniform(2, 6), (h, w, 3))
 
 
 def _shape_mask(rng: np.random.Generator, h: int, w: int, radius: float) -> np.ndarray:
@@ -147,7 +93,7 @@ def render_sample(rng: np.random.Generator, h: int, w: int, max_objects: int = 4
         max_objects: textured objects per image, 1..max_objects.
         other_prob: probability of one extra "other" object (flat colour, label 0).
     """
-    img = _texture(rng, 'ground', h, w)
+    img = texture(rng, 'ground', h, w)
     label = np.ones((h, w), np.uint8)  # 'ground'
     layers = [(int(rng.integers(1, len(CLASSES))), rng.uniform(0.15, 0.4))
               for _ in range(int(rng.integers(1, max_objects + 1)))]
@@ -155,8 +101,8 @@ def render_sample(rng: np.random.Generator, h: int, w: int, max_objects: int = 4
         layers.insert(int(rng.integers(len(layers) + 1)), (0, rng.uniform(0.08, 0.18)))
     for class_idx, rel_radius in layers:
         mask = _shape_mask(rng, h, w, rel_radius * min(h, w)).astype(bool)
-        texture = _texture(rng, CLASSES[class_idx] if class_idx else 'flat', h, w)
-        img[mask] = texture[mask]
+        field = texture(rng, CLASSES[class_idx] if class_idx else 'flat', h, w)
+        img[mask] = field[mask]
         label[mask] = class_idx + 1 if class_idx else 0
     return np.clip(np.round(img), 0, 255).astype(np.uint8), label
 

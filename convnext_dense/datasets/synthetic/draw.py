@@ -1,9 +1,10 @@
-"""The drawing shared by the synthetic generators: shapes, colour families, backgrounds, fills.
+"""The drawing shared by the synthetic generators: shapes, colour families, backgrounds, fills, textures.
 
 The detection demo (:mod:`.coco`) and the classification demo (:mod:`.imagefolder`) draw their objects
 with these same functions, so a backbone pretrained on the classification images has seen exactly the
 outlines, colour families, fill textures and backgrounds that it later detects. The segmentation demo
-(:mod:`.ade`) uses the colour families and the polygon rasteriser; its classes are textures.
+(:mod:`.ade`) uses the colour families and the polygon rasteriser; its classes are the textures of
+:func:`texture` (``TEXTURES``), which the classification demo's texture classes draw too.
 
 Every function draws from the ``rng`` it is given, in a fixed order: the same stream gives the same
 pixels.
@@ -15,7 +16,7 @@ Example:
     >>> mask.shape, mask.dtype, int(mask.sum()) > 150
     ((32, 32), dtype('uint8'), True)
 """
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -27,6 +28,11 @@ SHAPES: Tuple[str, ...] = ('circle', 'square', 'triangle', 'star', 'hexagon', 'c
 # three between them.
 HUES: Dict[str, float] = {'circle': 0., 'square': 216., 'triangle': 72., 'star': 288., 'hexagon': 144.,
                           'cross': 36., 'ring': 180., 'crescent': 252.}
+# The segmentation demo's classes, textures: a smooth ground and four object textures. The classification
+# demo has one class per texture too.
+TEXTURES: Tuple[str, ...] = ('ground', 'stripes', 'checker', 'dots', 'speckle')
+# Hue (degrees) of each object texture's colour family; the ground has none.
+TEXTURE_HUES: Dict[str, float] = {'stripes': 0., 'checker': 220., 'dots': 50., 'speckle': 285.}
 STAR_INNER_RADIUS = 0.45  # a star's inner vertices, relative to its outer ones
 
 # Vertices of the regular shapes on the unit circle, before scaling and rotation; a circle is a fine polygon.
@@ -144,3 +150,59 @@ def finish(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     if rng.random() < 0.5:
         img = cv2.GaussianBlur(img, (3, 3), rng.uniform(0.3, 1.0))
     return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def two_colours(rng: np.random.Generator, hue: Optional[float] = None,
+                min_distance: float = 90.) -> Tuple[np.ndarray, np.ndarray]:
+    """Two RGB colours at least ``min_distance`` apart (so a texture is visible); the first of
+    hue ``hue`` if given, else random."""
+    a = rng.uniform(0, 255, 3) if hue is None else hue_colour(rng, hue)
+    for _ in range(50):
+        b = rng.uniform(0, 255, 3)
+        if np.linalg.norm(a - b) >= min_distance:
+            return a, b
+    return a, 255. - a
+
+
+def mix(t: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-pixel blend of colours ``a`` (t=0) and ``b`` (t=1); ``t`` is HxW in [0, 1]."""
+    return a * (1 - t[..., None]) + b * t[..., None]
+
+
+def texture(rng: np.random.Generator, name: str, h: int, w: int) -> np.ndarray:
+    """An HxWx3 float image of texture ``name`` (one of ``TEXTURES``, or 'flat') with random colours and
+    scale; an object texture's first colour is of its family (``TEXTURE_HUES``)."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    a, b = two_colours(rng, TEXTURE_HUES.get(name))
+    if rng.random() < 0.5:
+        a, b = b, a
+    if name == 'ground':  # smooth: a gradient plus low-frequency blobs
+        angle = rng.uniform(0, 2 * np.pi)
+        t = (np.cos(angle) * xx / w + np.sin(angle) * yy / h + 1) / 2
+        img = mix(t * rng.uniform(0.3, 1.0), a, b)
+        blobs = rng.uniform(-40, 40, (max(h // 24, 2), max(w // 24, 2), 3)).astype(np.float32)
+        img = img + cv2.resize(blobs, (w, h), interpolation=cv2.INTER_CUBIC)
+    elif name == 'flat':
+        img = np.broadcast_to(a, (h, w, 3)).astype(np.float32)
+    elif name == 'stripes':  # 1-D periodic at any orientation
+        angle, period = rng.uniform(0, np.pi), rng.uniform(5, 10)
+        u = np.cos(angle) * xx + np.sin(angle) * yy
+        img = mix(0.5 + 0.5 * np.sin(2 * np.pi * u / period + rng.uniform(0, 2 * np.pi)), a, b)
+    elif name == 'checker':  # 2-D periodic squares, rotated
+        angle, cell = rng.uniform(0, np.pi / 2), rng.uniform(3, 6)
+        u = np.cos(angle) * xx + np.sin(angle) * yy
+        v = -np.sin(angle) * xx + np.cos(angle) * yy
+        img = mix(((np.floor(u / cell) + np.floor(v / cell)) % 2).astype(np.float32), a, b)
+    elif name == 'dots':  # small discs on a jittered grid
+        spacing = rng.uniform(6, 10)
+        radius = spacing * rng.uniform(0.22, 0.32)
+        du = (xx + rng.uniform(0, spacing)) % spacing - spacing / 2
+        dv = (yy + rng.uniform(0, spacing)) % spacing - spacing / 2
+        img = mix((du ** 2 + dv ** 2 <= radius ** 2).astype(np.float32), a, b)
+    elif name == 'speckle':  # i.i.d. random 1x1 or 2x2 cells
+        cell = int(rng.integers(1, 3))
+        t = rng.random((h // cell + 1, w // cell + 1)).astype(np.float32)
+        img = mix(np.kron(t, np.ones((cell, cell), np.float32))[:h, :w], a, b)
+    else:
+        raise ValueError(f'unknown texture {name!r}; choose one of {TEXTURES + ("flat",)}')
+    return img + rng.normal(0, rng.uniform(2, 6), (h, w, 3))
