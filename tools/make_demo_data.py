@@ -2,7 +2,7 @@
 
     python tools/make_demo_data.py coco --out data/synthetic_coco      # shapes, COCO instances format
     python tools/make_demo_data.py ade --out data/synthetic_ade        # textures, ADE20K semantic format
-    python tools/make_demo_data.py cls --out data/synthetic_cls        # one shape per image, ImageNet folders
+    python tools/make_demo_data.py cls --out data/synthetic_cls        # a shape or a texture per image, ImageNet layout
     python tools/make_demo_data.py cls --out data/tiny_cls --num-classes 4 --train-per-class 20 --val-per-class 5
 
 Each subcommand is one entry of COMMANDS: a function adding its arguments and a function running it.
@@ -42,11 +42,14 @@ def run_ade(args):
 
 
 def add_cls_args(parser):
-    from convnext_dense.datasets.synthetic import SHAPES
+    from convnext_dense.datasets.synthetic.imagefolder import CLASSES
     parser.add_argument('--out', default='data/synthetic_cls', help='output folder (default: %(default)s)')
-    parser.add_argument('--num-classes', type=int, default=8, help=f'shape kinds, the first N of {SHAPES}')
-    parser.add_argument('--train-per-class', type=int, default=300, help='training images per class')
-    parser.add_argument('--val-per-class', type=int, default=50, help='validation images per class')
+    parser.add_argument('--num-classes', type=int, default=len(CLASSES),
+                        help=f'classes, the first N of {CLASSES} (default: %(default)s)')
+    parser.add_argument('--train-per-class', type=int, default=200,
+                        help='training images per class (default: %(default)s)')
+    parser.add_argument('--val-per-class', type=int, default=30,
+                        help='validation images per class (default: %(default)s)')
     parser.add_argument('--image-size', type=int, default=64, help='side of the square images (default: %(default)s)')
     parser.add_argument('--seed', type=int, default=0, help='random seed (default: %(default)s)')
 
@@ -61,7 +64,8 @@ def run_cls(args):
 COMMANDS = {
     'coco': ('synthetic shapes for detection / instance segmentation (COCO format)', add_coco_args, run_coco),
     'ade': ('synthetic textures for semantic segmentation (ADE20K format)', add_ade_args, run_ade),
-    'cls': ('synthetic shapes for classification pretraining (ImageNet folder layout)', add_cls_args, run_cls),
+    'cls': ('synthetic shapes and textures for classification pretraining (ImageNet folder layout)', add_cls_args,
+            run_cls),
 }
 
 

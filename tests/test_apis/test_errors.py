@@ -296,7 +296,7 @@ def test_classification_head_against_the_class_folders(tmp_path):
     generate_imagefolder(data, num_classes=3, num_train_per_class=1, num_val_per_class=1, image_size=16)
     cfg = train_cfg(CLS_DEMO, tmp_path, {'data_root': data})
     text = problems(cfg, CLS_DEMO)['classes']
-    assert text.startswith('model.num_classes=8, but the training dataset has 3 classes')
+    assert text.startswith('model.num_classes=13, but the training dataset has 3 classes')
     assert '--cfg-options model.num_classes=3' in text
 
 

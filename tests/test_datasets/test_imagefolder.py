@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from convnext_dense.datasets import ImageFolderDataset
-from convnext_dense.datasets.synthetic import SHAPES, generate_imagefolder
+from convnext_dense.datasets.synthetic import SHAPES, TEXTURES, ade, draw, generate_imagefolder, imagefolder
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -104,8 +104,26 @@ def test_generator_is_deterministic_and_counts(tmp_path):
     for rel in ('train/triangle/000001.jpg', 'val/circle/000000.jpg'):
         assert (tmp_path / 'a' / rel).read_bytes() == (tmp_path / 'b' / rel).read_bytes()
     assert (tmp_path / 'a/train/circle/000000.jpg').read_bytes() != (tmp_path / 'a/val/circle/000000.jpg').read_bytes()
-    with pytest.raises(ValueError, match='num_classes=9 must be in 2..8'):
-        generate_imagefolder(str(tmp_path / 'c'), num_classes=9)
+    with pytest.raises(ValueError, match=r'num_classes=14 must be in 2\.\.13'):
+        generate_imagefolder(str(tmp_path / 'c'), num_classes=14)
+
+
+def test_classes_are_the_shapes_then_the_segmentation_textures(tmp_path):
+    """The default set: 8 shape kinds, then one class per segmentation-demo class (a field of its texture)."""
+    assert imagefolder.CLASSES == SHAPES + ade.CLASSES and TEXTURES == ade.CLASSES and len(imagefolder.CLASSES) == 13
+    info = generate_imagefolder(str(tmp_path / 'd'), num_train_per_class=1, num_val_per_class=1, image_size=24)
+    assert info['classes'] == imagefolder.CLASSES and (info['train'], info['val']) == (13, 13)
+    assert sorted(os.listdir(tmp_path / 'd' / 'val')) == sorted(imagefolder.CLASSES)
+    # A texture class's image is the segmentation demo's texture, drawn by the one shared function.
+    for kind in TEXTURES:
+        image = imagefolder.render_image(np.random.default_rng(5), kind, 24)
+        field = draw.texture(np.random.default_rng(5), kind, 24, 24)
+        assert image.shape == (24, 24, 3) and image.dtype == np.uint8
+        assert np.array_equal(image, np.clip(np.round(field), 0, 255).astype(np.uint8)), kind
+    stripes = imagefolder.render_image(np.random.default_rng(0), 'stripes', 64).astype(np.float32)
+    assert stripes.std() > 20  # two colours at least 90 apart: a visible texture, not a flat field
+    circle = imagefolder.render_image(np.random.default_rng(5), 'circle', 24)
+    assert np.array_equal(circle, imagefolder.render_shape(np.random.default_rng(5), 'circle', 24))
 
 
 def test_make_demo_data_cls_command(tmp_path):

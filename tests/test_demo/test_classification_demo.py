@@ -17,7 +17,7 @@ DEMO = osp.join(ROOT, 'configs', 'classification', 'demo', 'convnext_demo.py')
 @pytest.mark.slow
 def test_demo_pretrains_above_chance_and_feeds_the_backbone(tmp_path):
     data, work = str(tmp_path / 'data'), str(tmp_path / 'work')
-    info = generate_imagefolder(data, num_classes=8, num_train_per_class=300, num_val_per_class=50, image_size=64)
+    info = generate_imagefolder(data, image_size=64)  # the demo set: 13 classes, 200 + 30 images each
     options = [f'{loader}.dataset.data_root={data}' for loader in ('train_dataloader', 'val_dataloader',
                                                                    'test_dataloader')]
     res = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'train.py'), DEMO, '--work-dir', work,

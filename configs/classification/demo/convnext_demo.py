@@ -1,4 +1,5 @@
-# CPU demo: pretrain a small ConvNeXt on the synthetic shapes (8 classes, 64x64 images) with the full
+# CPU demo: pretrain a small ConvNeXt on the synthetic shapes and textures (13 classes: 8 shape kinds and the
+# segmentation demo's 5 textures; 2600 training images of 64x64) with the full
 # ImageNet recipe (RandAugment, random erasing, Mixup/CutMix, label smoothing, drop path, AdamW with
 # no decay on 1-D params, warm-up + cosine, EMA), shortened to a few minutes:
 #   python tools/make_demo_data.py cls --out data/synthetic_cls
@@ -9,7 +10,7 @@ _base_ = ['../convnext_t_in1k.py']
 data_root = 'data/synthetic_cls'
 model = dict(
     backbone=dict(arch=dict(_delete_=True, depths=[1, 1, 3, 1], dims=[32, 64, 128, 256]), drop_path_rate=0.1),
-    num_classes=8)
+    num_classes=13)
 
 train_dataloader = dict(
     batch_size=64,

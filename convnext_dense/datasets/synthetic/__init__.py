@@ -2,15 +2,15 @@
 
 * :func:`generate_coco` (:mod:`.coco`): shapes in COCO instances format, for the detection demo;
 * :func:`generate_ade` (:mod:`.ade`): textures in ADE20K's layout, for the segmentation demo;
-* :func:`generate_imagefolder` (:mod:`.imagefolder`): one shape per image in ImageNet folder layout,
-  for the classification (pretraining) demo.
+* :func:`generate_imagefolder` (:mod:`.imagefolder`): one shape or one texture field per image in
+  ImageNet folder layout, for the classification (pretraining) demo.
 
-The shapes, colour families, fills and backgrounds of the detection and classification sets are drawn
-by one module, :mod:`.draw`. ``python tools/make_demo_data.py {coco,ade,cls}`` writes each set.
+The shapes, colour families, fills, backgrounds and textures of all three sets are drawn by one
+module, :mod:`.draw`. ``python tools/make_demo_data.py {coco,ade,cls}`` writes each set.
 """
 from .ade import generate_ade
 from .coco import generate_coco
-from .draw import SHAPES
+from .draw import SHAPES, TEXTURES
 from .imagefolder import generate_imagefolder
 
-__all__ = ['SHAPES', 'generate_ade', 'generate_coco', 'generate_imagefolder']
+__all__ = ['SHAPES', 'TEXTURES', 'generate_ade', 'generate_coco', 'generate_imagefolder']
