@@ -7,7 +7,8 @@
    seed: the backbone from that checkpoint, and from random init;
 3. writes ``results.md`` (one table: top-1, box/mask AP, mIoU, wall time of every run, and the mean
    over seeds), ``results.json`` and ``curves.png`` (box AP and mIoU against iteration, both starts)
-   into ``--out-dir``. The configs each run used are saved next to its logs (``<run>/config.py``).
+   into ``--out-dir``. The configs each run used are saved next to its logs (``<run>/config.py``, and
+   ``<run>/chain_config.py`` as the chain wrote it).
 
 Every run is ``tools/train.py`` in its own process. The two starts of a task are one ablation: the same
 config (the ``*_pretrained.py`` demos, with their fine-tuning recipe: layer-wise lr decay over the
@@ -39,6 +40,7 @@ import argparse
 import json
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 import time
@@ -80,7 +82,13 @@ def prepare_data(out_dir, budget, low_data):
     data = dict(cls=osp.join(out_dir, 'data', 'cls') if tiny else 'data/synthetic_cls',
                 coco=osp.join(out_dir, 'data', 'coco') if tiny or low_data else 'data/synthetic_coco',
                 ade=osp.join(out_dir, 'data', 'ade') if tiny or low_data else 'data/synthetic_ade')
-    if not osp.isdir(osp.join(REPO, data['cls'], 'train')):
+    from convnext_dense.datasets.synthetic.imagefolder import CLASSES
+    cls_train = osp.join(REPO, data['cls'], 'train')
+    if osp.isdir(cls_train) and sorted(os.listdir(cls_train)) != sorted(CLASSES):
+        # Written by an older generator (e.g. the shapes-only classes): pretraining on it would be stale.
+        print(f"{data['cls']}: class folders are not the generator's {CLASSES}; rewriting it", flush=True)
+        shutil.rmtree(osp.join(REPO, data['cls']))
+    if not osp.isdir(cls_train):
         generate_imagefolder(osp.join(REPO, data['cls']), **(dict(num_train_per_class=8, num_val_per_class=2)
                                                               if tiny else {}))
     if not osp.isfile(osp.join(REPO, data['coco'], 'annotations', 'instances_val.json')):
@@ -119,11 +127,16 @@ def run_train(config, work_dir, seed=None):
 def train_once(path, work_dir, edit, seed, summarise):
     """Write the run's config (``write_config``) and train it; returns ``summarise(seconds)``, also saved as
     ``work_dir/result.json``. A run whose ``result.json`` exists and whose config is the very same is not
-    trained again: a restarted chain reuses what it finished (delete ``result.json`` to force a rerun)."""
+    trained again: a restarted chain reuses what it finished (delete ``result.json`` to force a rerun).
+
+    The config the chain wrote is kept as ``work_dir/chain_config.py`` and compared against: mmengine's
+    runner rewrites ``work_dir/config.py`` (the file it was given) with its own additions (``launcher``,
+    ``randomness``), so that file never equals a freshly written one."""
     cache, config = osp.join(work_dir, 'result.json'), osp.join(work_dir, 'config.py')
+    written = osp.join(work_dir, 'chain_config.py')
     old = None
-    if osp.isfile(cache) and osp.isfile(config):
-        with open(config) as f:
+    if osp.isfile(cache) and osp.isfile(written):
+        with open(written) as f:
             old = f.read()
     write_config(path, work_dir, edit)
     with open(config) as f:
@@ -133,6 +146,7 @@ def train_once(path, work_dir, edit, seed, summarise):
                 return json.load(g)
     if osp.isfile(cache):
         os.remove(cache)
+    shutil.copyfile(config, written)
     result = summarise(run_train(config, work_dir, seed))
     with open(cache, 'w') as f:
         json.dump(result, f)
