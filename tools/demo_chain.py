@@ -30,11 +30,12 @@ the demo sets' 600 / 400 (same validation sets). ``--threads N`` sets ``OMP_NUM_
 run (1 on cores shared with other jobs). Results are rewritten after every run; a restarted chain
 reuses every finished run whose config is unchanged (``<run>/result.json``).
 
-Example (the measured run of ``docs/demo_chain.md``: 78 min on 2 cores shared with another job)::
+Example (the measured runs of ``docs/demo_chain.md``, on 2 cores shared with another job: ``demo_chain_textures``
+with the current classification classes; ``demo_chain_low100``, 78 min, with the earlier shapes-only classes)::
 
     python tools/demo_chain.py --budget small --out-dir work_dirs/demo_chain_small
     python tools/demo_chain.py --budget short --low-data 100 --seeds 0 1 --threads 1 \
-        --out-dir work_dirs/demo_chain_low100
+        --out-dir work_dirs/demo_chain_textures
 """
 import argparse
 import json
