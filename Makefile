@@ -37,7 +37,7 @@ test-gpu: setup
 data/synthetic_coco/annotations/instances_val.json: convnext_dense/datasets/synthetic/coco.py convnext_dense/datasets/synthetic/draw.py | $(STAMP)
 	$(PY) tools/make_demo_data.py coco --out data/synthetic_coco
 
-data/synthetic_ade/annotations/validation: convnext_dense/datasets/synthetic/ade.py | $(STAMP)
+data/synthetic_ade/annotations/validation: convnext_dense/datasets/synthetic/ade.py convnext_dense/datasets/synthetic/draw.py | $(STAMP)
 	$(PY) tools/make_demo_data.py ade --out data/synthetic_ade
 	touch $@
 
