@@ -106,7 +106,7 @@ def _dense_kernel(key: str, kernel: torch.Tensor) -> torch.Tensor:
 
 
 def _from_fcmae(state_dict: Mapping[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
-    """The sparse FCMAE encoder in the authors' dense key layout; decoder, ``proj``, ``pred`` and ``mask_token`` dropped."""
+    """The sparse FCMAE encoder in the authors' dense key layout (decoder, proj, pred, mask_token dropped)."""
     out = OrderedDict()
     for key, value in state_dict.items():
         if not key.startswith(_FCMAE_ENCODER):
