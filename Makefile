@@ -56,10 +56,11 @@ demo-cls: setup data/synthetic_cls/val
 
 # Pretrain -> detect -> segment: the classification demo, then the detection and segmentation demos from
 # its checkpoint and from random init (two seeds each) on 100 training images with a short schedule; one
-# markdown table and learning curves (docs/demo_chain.md: 78 min measured on 2 shared cores). On cores shared with
-# other jobs, add THREADS=1 (one thread per run was 3-9x faster there).
+# markdown table and learning curves (docs/demo_chain.md: 31 min for the runs it trained, with 2 threads; the
+# random-init runs, about 32 min more, were reused from an earlier run). On cores shared with other jobs,
+# add THREADS=1 (one thread per run was 3-9x faster there).
 demo-chain: setup
-	$(PY) tools/demo_chain.py --budget short --low-data 100 --seeds 0 1 $(if $(THREADS),--threads $(THREADS)) --out-dir work_dirs/demo_chain_low100
+	$(PY) tools/demo_chain.py --budget short --low-data 100 --seeds 0 1 $(if $(THREADS),--threads $(THREADS)) --out-dir work_dirs/demo_chain
 
 demo-chain-small: setup
 	$(PY) tools/demo_chain.py --budget small --out-dir work_dirs/demo_chain_small

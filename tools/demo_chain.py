@@ -30,12 +30,13 @@ the demo sets' 600 / 400 (same validation sets). ``--threads N`` sets ``OMP_NUM_
 run (1 on cores shared with other jobs). Results are rewritten after every run; a restarted chain
 reuses every finished run whose config is unchanged (``<run>/result.json``).
 
-Example (the measured runs of ``docs/demo_chain.md``, on 2 cores shared with another job: ``demo_chain_textures``
-with the current classification classes; ``demo_chain_low100``, 78 min, with the earlier shapes-only classes)::
+Example (``docs/demo_chain.md`` measures the second, with ``--threads 2 --out-dir
+work_dirs/demo_chain_ls1``, and two earlier runs of it before the classification demo's layer scale
+was 1.0)::
 
     python tools/demo_chain.py --budget small --out-dir work_dirs/demo_chain_small
     python tools/demo_chain.py --budget short --low-data 100 --seeds 0 1 --threads 1 \
-        --out-dir work_dirs/demo_chain_textures
+        --out-dir work_dirs/demo_chain
 """
 import argparse
 import json
