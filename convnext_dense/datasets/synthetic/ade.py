@@ -38,15 +38,13 @@ from typing import Dict, List, Sequence, Tuple, Union
 import cv2
 import numpy as np
 
-from .draw import TEXTURE_HUES, TEXTURES, polygon_mask, texture
+from .draw import TEXTURES, polygon_mask, texture
 
 # Label value k + 1 on disk is CLASSES[k]; 0 is "other" (ignored, as in ADE20K). The classes are the
 # textures of draw.texture, which the classification demo's texture classes draw too.
 CLASSES: Tuple[str, ...] = TEXTURES
 PALETTE: Tuple[Tuple[int, int, int], ...] = (
     (120, 120, 70), (230, 60, 60), (60, 140, 240), (250, 200, 20), (150, 70, 230))
-# Hue (degrees) of each object class's colour family; the ground has none.
-HUES = TEXTURE_HUES
 SHAPES: Tuple[str, ...] = ('ellipse', 'rectangle', 'triangle', 'polygon', 'blob')
 SPLITS = {'train': ('training', 'ADE_train'), 'val': ('validation', 'ADE_val')}
 
