@@ -17,6 +17,7 @@ $(STAMP):
 
 lint: setup
 	.venv/bin/ruff check convnext_dense tools tests configs
+	.venv/bin/ruff format --check convnext_dense tools tests configs
 
 test: setup lint
 	$(PY) -m pytest -m "not slow" -q
@@ -69,3 +70,4 @@ demo-all: demo demo-seg demo-cls
 
 format: setup
 	.venv/bin/ruff check --fix convnext_dense tools tests configs
+	.venv/bin/ruff format convnext_dense tools tests configs

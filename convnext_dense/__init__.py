@@ -13,6 +13,7 @@ registers everything the configs name:
 * ``apis``: what ``tools/*.py`` do between the command line and mmengine's Runner (config loading,
   preflight checks, distributed set-up, inference, FLOPs).
 """
+
 from . import datasets, engine, evaluation, models  # noqa: F401  (registration side effects)
 from .models import ARCH_SETTINGS, ConvNeXt, convert_state_dict, load_pretrained  # noqa: F401
 from .version import __version__  # noqa: F401

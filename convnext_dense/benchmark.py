@@ -21,6 +21,7 @@ as released), ``timm`` (timm's ``convnext_*`` with ``features_only``, plus the s
 all four with the same random weights -- and ``swin`` (mmdet's Swin-T; its own weights). Whole models:
 ``config:PATH`` (an mmdet / mmseg config, random weights, synthetic images and labels of ``size``).
 """
+
 import json
 import os
 import platform
@@ -67,8 +68,14 @@ class TimmConvNeXt(nn.Module):
         super().__init__()
         import timm
         from timm.layers import LayerNorm2d
-        self.body = timm.create_model('convnext_tiny', pretrained=False, features_only=True,
-                                      depths=tuple(arch['depths']), dims=tuple(arch['dims']))
+
+        self.body = timm.create_model(
+            'convnext_tiny',
+            pretrained=False,
+            features_only=True,
+            depths=tuple(arch['depths']),
+            dims=tuple(arch['dims']),
+        )
         self.norms = nn.ModuleList(LayerNorm2d(d, eps=1e-6) for d in arch['dims'])
 
     def forward(self, x):
@@ -78,6 +85,7 @@ class TimmConvNeXt(nn.Module):
 def timm_to_ours(timm_model: TimmConvNeXt) -> Dict[str, torch.Tensor]:
     """The weights of a :class:`TimmConvNeXt` in :class:`ConvNeXt`'s layout."""
     from convnext_dense.models import convert_state_dict
+
     body = {re.sub(r'^(stem|stages)_(\d+)', r'\1.\2', k): v for k, v in timm_model.body.state_dict().items()}
     state = convert_state_dict(body)
     for i, norm in enumerate(timm_model.norms):
@@ -107,13 +115,20 @@ def build_backbone(name: str, arch: Optional[dict] = None, channels_last: bool =
         seed: weight seed.
     """
     from convnext_dense.models import ConvNeXt
+
     arch = dict(arch or TINY)
     if name == 'swin':
         from mmdet.models.backbones import SwinTransformer
+
         torch.manual_seed(seed)
         swin = arch if 'num_heads' in arch else SWIN_T
-        model = SwinTransformer(embed_dims=swin['embed_dims'], depths=list(swin['depths']),
-                                num_heads=list(swin['num_heads']), window_size=7, out_indices=(0, 1, 2, 3))
+        model = SwinTransformer(
+            embed_dims=swin['embed_dims'],
+            depths=list(swin['depths']),
+            num_heads=list(swin['num_heads']),
+            window_size=7,
+            out_indices=(0, 1, 2, 3),
+        )
         model.eval()  # not chained: mmdet's SwinTransformer.train() returns None
         return model.to(memory_format=torch.channels_last) if channels_last else model
     reference = _randomise(TimmConvNeXt(arch), seed)
@@ -122,10 +137,16 @@ def build_backbone(name: str, arch: Optional[dict] = None, channels_last: bool =
         return reference.to(memory_format=torch.channels_last) if channels_last else reference
     options = {'convnext': {}, 'convnext-fused': {}, 'convnext-ref': dict(onednn=False)}
     if name not in options:
-        raise ValueError(f"benchmark: unknown backbone {name!r}; use convnext, convnext-fused, convnext-ref, timm, "
-                         f"swin or config:PATH")
-    ours = ConvNeXt(dict(depths=arch['depths'], dims=arch['dims']), out_indices=(0, 1, 2, 3),
-                    channels_last=channels_last and name != 'convnext-ref', **options[name])
+        raise ValueError(
+            f'benchmark: unknown backbone {name!r}; use convnext, convnext-fused, convnext-ref, timm, '
+            f'swin or config:PATH'
+        )
+    ours = ConvNeXt(
+        dict(depths=arch['depths'], dims=arch['dims']),
+        out_indices=(0, 1, 2, 3),
+        channels_last=channels_last and name != 'convnext-ref',
+        **options[name],
+    )
     ours.load_state_dict(timm_to_ours(reference))
     ours.eval()
     return ours.fuse() if name == 'convnext-fused' else ours
@@ -142,6 +163,7 @@ class ConfigModel:
         import convnext_dense  # noqa: F401  (registers everything)
         from convnext_dense.apis import load_config
         from convnext_dense.apis.complexity import build_model
+
         torch.manual_seed(seed)
         self.cfg = load_config(config)
         self.scope = self.cfg.get('default_scope') or 'mmengine'
@@ -163,25 +185,34 @@ class ConfigModel:
     def data(self, batch: int, train: bool) -> dict:
         g = torch.Generator().manual_seed(batch)
         inputs = [torch.randint(0, 256, (3, self.h, self.w), generator=g, dtype=torch.uint8) for _ in range(batch)]
-        meta = dict(img_shape=(self.h, self.w), ori_shape=(self.h, self.w), pad_shape=(self.h, self.w),
-                    scale_factor=(1.0, 1.0), flip=False, flip_direction=None)
+        meta = dict(
+            img_shape=(self.h, self.w),
+            ori_shape=(self.h, self.w),
+            pad_shape=(self.h, self.w),
+            scale_factor=(1.0, 1.0),
+            flip=False,
+            flip_direction=None,
+        )
         samples = []
         for _ in range(batch):
             if self.scope == 'mmdet':
                 from mmdet.structures import DetDataSample
                 from mmdet.structures.mask import BitmapMasks
                 from mmengine.structures import InstanceData
+
                 sample = DetDataSample(metainfo=meta)
                 boxes = torch.tensor([[0.1, 0.1, 0.5, 0.6], [0.4, 0.3, 0.9, 0.9], [0.2, 0.5, 0.7, 0.95]])
                 boxes = boxes * torch.tensor([self.w, self.h, self.w, self.h])
                 masks = torch.zeros(3, self.h, self.w, dtype=torch.uint8)
                 for k, (x1, y1, x2, y2) in enumerate(boxes.int().tolist()):
                     masks[k, y1:y2, x1:x2] = 1
-                sample.gt_instances = InstanceData(bboxes=boxes, labels=torch.tensor([0, 1, 2]),
-                                                   masks=BitmapMasks(masks.numpy(), self.h, self.w))
+                sample.gt_instances = InstanceData(
+                    bboxes=boxes, labels=torch.tensor([0, 1, 2]), masks=BitmapMasks(masks.numpy(), self.h, self.w)
+                )
             else:
                 from mmengine.structures import PixelData
                 from mmseg.structures import SegDataSample
+
                 sample = SegDataSample(metainfo=meta)
                 sample.gt_sem_seg = PixelData(data=torch.randint(0, 2, (1, self.h, self.w), generator=g))
             samples.append(sample)
@@ -208,7 +239,7 @@ class Variant:
         self.dtype = s.get('dtype', 'fp32')
         self.batch, self.size = int(s.get('batch', 1)), tuple(s.get('size', (224, 224)))
         self.config = s['model'].startswith('config:')
-        self.name = (os.path.splitext(os.path.basename(s['model'][7:]))[0] if self.config else s['model'])
+        self.name = os.path.splitext(os.path.basename(s['model'][7:]))[0] if self.config else s['model']
         layout = 'as configured' if self.config else 'channels-last' if s.get('channels_last') else 'NCHW'
         self.name += f" | {self.dtype} | {layout} | {'compiled' if s.get('compile') else 'eager'}"
         if self.config:
@@ -252,9 +283,11 @@ class Variant:
         params = sum(p.numel() for p in self.module.parameters()) / 1e6
         if self.config:
             from convnext_dense.apis.complexity import model_complexity
+
             c = model_complexity(self.whole.cfg, (self.size[1], self.size[0]))
             return dict(params_m=c['params'] / 1e6, gflops=c['flops'] / 1e9)
         from torch.utils.flop_counter import FlopCounterMode
+
         self.module.eval()
         # with gradients enabled: ConvNeXt's oneDNN inference kernels are unknown to the counter
         with torch.enable_grad(), FlopCounterMode(display=False) as counter:
@@ -299,10 +332,13 @@ def peak_memory_mib(spec: dict) -> Optional[float]:
         variant.infer()
         variant.train_step()
         _sync(variant.device)
-        return torch.cuda.max_memory_allocated() / 2 ** 20
-    proc = subprocess.run([sys.executable, '-m', 'convnext_dense.benchmark', '--memory-worker', json.dumps(spec)],
-                          capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS=str(
-                              torch.get_num_threads())))
+        return torch.cuda.max_memory_allocated() / 2**20
+    proc = subprocess.run(
+        [sys.executable, '-m', 'convnext_dense.benchmark', '--memory-worker', json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS=str(torch.get_num_threads())),
+    )
     if proc.returncode != 0:
         raise RuntimeError(f'benchmark: memory of {spec} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}')
     return json.loads(proc.stdout.strip().splitlines()[-1])['peak_mib']
@@ -339,8 +375,15 @@ def _memory_worker(spec: dict) -> dict:
     return dict(peak_mib=(peak - base) / 1024)
 
 
-def run(specs: Sequence[dict], rounds: int = 5, warmup: int = 2, tasks: Sequence[str] = ('infer', 'latency', 'train'),
-        memory: bool = True, baseline: int = 0, log: Callable[[str], None] = print) -> dict:
+def run(
+    specs: Sequence[dict],
+    rounds: int = 5,
+    warmup: int = 2,
+    tasks: Sequence[str] = ('infer', 'latency', 'train'),
+    memory: bool = True,
+    baseline: int = 0,
+    log: Callable[[str], None] = print,
+) -> dict:
     """Measure ``specs`` (see :class:`Variant`) in interleaved rounds; return the JSON-able result.
 
     Args:
@@ -365,8 +408,9 @@ def run(specs: Sequence[dict], rounds: int = 5, warmup: int = 2, tasks: Sequence
     # Outputs: each variant against the first one of the same family (same weights, see build_backbone).
     refs: Dict[str, object] = {}
     for v, row in zip(variants, rows):
-        family = 'swin' if v.spec['model'] == 'swin' else ('config:' + v.name.split(' |')[0] if v.config
-                                                            else 'convnext')
+        family = (
+            'swin' if v.spec['model'] == 'swin' else ('config:' + v.name.split(' |')[0] if v.config else 'convnext')
+        )
         if v.config:
             row['max_rel_err'], row['equal'] = None, None
             continue
@@ -403,9 +447,18 @@ def run(specs: Sequence[dict], rounds: int = 5, warmup: int = 2, tasks: Sequence
         for task in ('infer', 'train'):
             if f'{task}_img_s' in row:
                 row[f'{task}_ratio'] = row[f'{task}_img_s'] / base[f'{task}_img_s']
-    meta = dict(torch=torch.__version__, device=_device_name(variants[0].device), threads=torch.get_num_threads(),
-                rounds=rounds, warmup=warmup, load_before=load_before, load_after=load_average(),
-                baseline=base['name'], python=platform.python_version(), date=time.strftime('%Y-%m-%d %H:%M:%S'))
+    meta = dict(
+        torch=torch.__version__,
+        device=_device_name(variants[0].device),
+        threads=torch.get_num_threads(),
+        rounds=rounds,
+        warmup=warmup,
+        load_before=load_before,
+        load_after=load_average(),
+        baseline=base['name'],
+        python=platform.python_version(),
+        date=time.strftime('%Y-%m-%d %H:%M:%S'),
+    )
     return dict(meta=meta, rows=rows)
 
 
@@ -418,6 +471,7 @@ def _device_name(device: torch.device) -> str:
 def profile_table(spec: dict, task: str = 'train', row_limit: int = 12) -> str:
     """``torch.profiler``'s table of the top operators (by self CPU time) of one call of ``task``."""
     from torch.profiler import ProfilerActivity, profile
+
     variant = Variant(spec)
     call = {'infer': variant.infer, 'latency': lambda: variant.infer(1), 'train': variant.train_step}[task]
     call()  # warm-up
@@ -451,16 +505,25 @@ def markdown(result: dict, command: str = '') -> str:
     """The result as a markdown table, with the conditions and the command above it."""
     m = result['meta']
     rows = result['rows']
-    lines = [f"{m['device']}, {m['threads']} threads, torch {m['torch']}, {m['date']}; median of {m['rounds']} "
-             f"interleaved rounds after {m['warmup']} warm-up calls (spread min..max in the JSON); "
-             f"load average (1/5/15 min) before {m['load_before']}, after {m['load_after']}. "
-             f"Ratios relative to `{m['baseline']}`.", '']
+    lines = [
+        f"{m['device']}, {m['threads']} threads, torch {m['torch']}, {m['date']}; median of {m['rounds']} "
+        f"interleaved rounds after {m['warmup']} warm-up calls (spread min..max in the JSON); "
+        f"load average (1/5/15 min) before {m['load_before']}, after {m['load_after']}. "
+        f"Ratios relative to `{m['baseline']}`.",
+        '',
+    ]
     if command:
         lines += [f'Command: `{command}`', '']
     modes = [f"{r['name'].split(' |')[0]}: {r['inference_mode']}" for r in rows if r.get('inference_mode')]
     if modes:
-        what = ['inference is `model.test_step` (preprocessing, forward, post-processing) at the input size, '
-                'as ' + '; '.join(modes)] if any('infer_img_s' in r for r in rows) else []
+        what = (
+            [
+                'inference is `model.test_step` (preprocessing, forward, post-processing) at the input size, '
+                'as ' + '; '.join(modes)
+            ]
+            if any('infer_img_s' in r for r in rows)
+            else []
+        )
         if any('train_img_s' in r for r in rows):
             what.append('the training step is `model.train_step` (losses, backward, SGD) at the input size')
         lines += ['Whole models, random weights, synthetic images and labels: ' + '; '.join(what) + '.', '']
@@ -475,8 +538,12 @@ def markdown(result: dict, command: str = '') -> str:
     head += ['peak memory (MiB)', 'max rel. diff', 'equal']
     lines += ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for r in rows:
-        cells = [r['name'], f"{r['batch']}x3x{r['size'][0]}x{r['size'][1]}", _fmt(r['params_m'], 1),
-                 _fmt(r['gflops'], 1)]
+        cells = [
+            r['name'],
+            f"{r['batch']}x3x{r['size'][0]}x{r['size'][1]}",
+            _fmt(r['params_m'], 1),
+            _fmt(r['gflops'], 1),
+        ]
         if has['infer_img_s']:
             cells += [_rate(r.get('infer_img_s')), _fmt(r.get('infer_ratio'))]
         if has['latency_ms']:
@@ -492,11 +559,14 @@ def markdown(result: dict, command: str = '') -> str:
 def plot_bars(result: dict, path: str):
     """Bar chart of inference and training images/s per variant."""
     import matplotlib
+
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+
     rows = result['rows']
-    panels = [(k, t) for k, t in (('infer_img_s', 'inference'), ('train_img_s', 'training step'))
-              if any(k in r for r in rows)] or [('infer_img_s', 'inference')]
+    panels = [
+        (k, t) for k, t in (('infer_img_s', 'inference'), ('train_img_s', 'training step')) if any(k in r for r in rows)
+    ] or [('infer_img_s', 'inference')]
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 0.45 * len(rows) + 1.5), squeeze=False)
     for ax, (key, title) in zip(axes[0], panels):
         values = [r.get(key) or 0.0 for r in rows]
@@ -511,21 +581,46 @@ def plot_bars(result: dict, path: str):
     plt.close(fig)
 
 
-def scaling(models: Sequence[str], sizes: Sequence[int], batches: Sequence[int], device: str = 'cpu',
-            rounds: int = 3, warmup: int = 1, memory: bool = True, arch: Optional[dict] = None,
-            log: Callable[[str], None] = print) -> dict:
+def scaling(
+    models: Sequence[str],
+    sizes: Sequence[int],
+    batches: Sequence[int],
+    device: str = 'cpu',
+    rounds: int = 3,
+    warmup: int = 1,
+    memory: bool = True,
+    arch: Optional[dict] = None,
+    log: Callable[[str], None] = print,
+) -> dict:
     """Inference images/s and peak memory vs square input size (batch 1) and vs batch size (at 224)."""
-    out = dict(meta=dict(device=device, threads=torch.get_num_threads(), load_before=load_average()),
-               size=[], batch=[])
+    out = dict(meta=dict(device=device, threads=torch.get_num_threads(), load_before=load_average()), size=[], batch=[])
     for axis, points in (('size', sizes), ('batch', batches)):
         for p in points:
             size, batch = ((p, p), 1) if axis == 'size' else ((224, 224), p)
-            specs = [dict(model=m, device=device, dtype='fp32', batch=batch, size=size, channels_last=m != 'swin',
-                          compile=False, arch=arch) for m in models]
+            specs = [
+                dict(
+                    model=m,
+                    device=device,
+                    dtype='fp32',
+                    batch=batch,
+                    size=size,
+                    channels_last=m != 'swin',
+                    compile=False,
+                    arch=arch,
+                )
+                for m in models
+            ]
             res = run(specs, rounds=rounds, warmup=warmup, tasks=('infer',), memory=memory, log=log)
             for m, row in zip(models, res['rows']):
-                out[axis].append(dict(model=m, point=p, infer_img_s=row['infer_img_s'],
-                                      peak_mem_mib=row['peak_mem_mib'], load=res['meta']['load_after']))
+                out[axis].append(
+                    dict(
+                        model=m,
+                        point=p,
+                        infer_img_s=row['infer_img_s'],
+                        peak_mem_mib=row['peak_mem_mib'],
+                        load=res['meta']['load_after'],
+                    )
+                )
             log(f'{axis} {p} done')
     out['meta']['load_after'] = load_average()
     return out
@@ -534,9 +629,11 @@ def scaling(models: Sequence[str], sizes: Sequence[int], batches: Sequence[int],
 def plot_scaling(result: dict, prefix: str) -> List[str]:
     """``<prefix>_size.png`` and ``<prefix>_batch.png``: images/s and peak memory per model."""
     import matplotlib
+
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     from matplotlib.ticker import ScalarFormatter
+
     paths = []
     for axis, label in (('size', 'input size (square, batch 1)'), ('batch', 'batch size (224x224)')):
         points = result[axis]
@@ -555,8 +652,11 @@ def plot_scaling(result: dict, prefix: str) -> List[str]:
         a.set_title('inference, fp32'), b.set_title('peak memory: one inference + one training step')
         meta = result['meta']
         device = _device_name(torch.device(meta['device'])) if meta['device'] == 'cpu' else meta['device']
-        fig.suptitle(f"{device}, {meta['threads']} threads; load average before {meta['load_before']}, "
-                     f"after {meta.get('load_after', '?')}", fontsize=9)
+        fig.suptitle(
+            f"{device}, {meta['threads']} threads; load average before {meta['load_before']}, "
+            f"after {meta.get('load_after', '?')}",
+            fontsize=9,
+        )
         fig.tight_layout()
         path = f'{prefix}_{axis}.png'
         fig.savefig(path, dpi=100)

@@ -6,6 +6,7 @@ Example:
     >>> 'x.JPG'.lower().endswith(IMG_EXTENSIONS)
     True
 """
+
 from typing import Sequence
 
 # Image files the image-folder dataset and the inference tool read (what PIL and OpenCV both decode).

@@ -1,4 +1,5 @@
 """Shared fixtures: a tiny ConvNeXt config, small synthetic datasets made once per session, writable copies."""
+
 import os.path as osp
 import shutil
 
@@ -24,6 +25,7 @@ def synthetic_set(tmp_path_factory):
     arguments of its generator), made once per session for each distinct call. Never modify it: tests that
     break files work on ``writable_copy(folder)``."""
     from convnext_dense.datasets.synthetic import generate_ade, generate_coco, generate_imagefolder
+
     generators = dict(coco=generate_coco, ade=generate_ade, cls=generate_imagefolder)
     made = {}
 
@@ -33,12 +35,15 @@ def synthetic_set(tmp_path_factory):
             made[key] = str(tmp_path_factory.mktemp(f'synthetic_{kind}'))
             generators[kind](made[key], **arguments)
         return made[key]
+
     return make
 
 
 @pytest.fixture
 def writable_copy(tmp_path):
     """``writable_copy(folder)``: a fresh copy of ``folder`` under this test's tmp_path, free to break."""
+
     def copy(folder):
         return shutil.copytree(folder, osp.join(str(tmp_path), 'copy_' + osp.basename(folder)))
+
     return copy

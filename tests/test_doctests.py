@@ -1,4 +1,5 @@
 """The docstring examples of the package run as doctests (``make test`` runs this file with the rest)."""
+
 import doctest
 import importlib
 import os.path as osp

@@ -30,6 +30,7 @@ Per config, in a fresh subprocess (so that peak memory is that model's alone):
   validation included.
 Without a checkpoint the model is timed with random weights (speed and memory do not depend on them).
 """
+
 import argparse
 import glob
 import json
@@ -44,9 +45,12 @@ from typing import Dict, List, Optional
 
 # Metrics read from scalars.json per default scope: (key in the log, column title, scale to percent).
 METRICS = {
-    'mmdet': [('coco/bbox_mAP', 'box AP', 100.), ('coco/segm_mAP', 'mask AP', 100.),
-              ('coco/bbox_mAP_50', 'box AP50', 100.)],
-    'mmseg': [('mIoU', 'mIoU', 1.), ('aAcc', 'aAcc', 1.)],
+    'mmdet': [
+        ('coco/bbox_mAP', 'box AP', 100.0),
+        ('coco/segm_mAP', 'mask AP', 100.0),
+        ('coco/bbox_mAP_50', 'box AP50', 100.0),
+    ],
+    'mmseg': [('mIoU', 'mIoU', 1.0), ('aAcc', 'aAcc', 1.0)],
 }
 _LOG_TIME = re.compile(r'^(\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2})')
 
@@ -55,42 +59,78 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('configs', nargs='*', help='trained-model report: config files (see above)')
     new = parser.add_argument_group('backbones and whole models (convnext_dense/benchmark.py)')
-    new.add_argument('--models', nargs='+', default=None,
-                     help='convnext, convnext-fused, convnext-ref, timm, swin, config:PATH (default with --scaling: '
-                          'convnext timm swin); a backbone ending in :nchw or :cl has that layout whatever '
-                          '--channels-last says')
+    new.add_argument(
+        '--models',
+        nargs='+',
+        default=None,
+        help='convnext, convnext-fused, convnext-ref, timm, swin, config:PATH (default with --scaling: '
+        'convnext timm swin); a backbone ending in :nchw or :cl has that layout whatever '
+        '--channels-last says',
+    )
     new.add_argument('--depths', type=int, nargs='+', default=None, help='ConvNeXt depths (default ConvNeXt-T)')
     new.add_argument('--dims', type=int, nargs='+', default=None, help='ConvNeXt widths (default ConvNeXt-T)')
     new.add_argument('--batch', type=int, default=8, help='inference and training batch (default: %(default)s)')
     new.add_argument('--size', type=int, nargs=2, default=(224, 224), metavar=('H', 'W'))
-    new.add_argument('--dtypes', nargs='+', default=['fp32'], choices=['fp32', 'bf16', 'fp16', 'all'],
-                     help="autocast dtypes; 'all' = those the device supports (default: fp32)")
-    new.add_argument('--channels-last', nargs='+', default=['on'], choices=['on', 'off'],
-                     help='memory format(s) to time (default: on, what the configs use)')
+    new.add_argument(
+        '--dtypes',
+        nargs='+',
+        default=['fp32'],
+        choices=['fp32', 'bf16', 'fp16', 'all'],
+        help="autocast dtypes; 'all' = those the device supports (default: fp32)",
+    )
+    new.add_argument(
+        '--channels-last',
+        nargs='+',
+        default=['on'],
+        choices=['on', 'off'],
+        help='memory format(s) to time (default: on, what the configs use)',
+    )
     new.add_argument('--compile', nargs='+', default=['off'], choices=['on', 'off'], help='torch.compile off/on')
-    new.add_argument('--tasks', nargs='+', default=['infer', 'latency', 'train'],
-                     choices=['infer', 'latency', 'train'])
+    new.add_argument('--tasks', nargs='+', default=['infer', 'latency', 'train'], choices=['infer', 'latency', 'train'])
     new.add_argument('--rounds', type=int, default=5, help='interleaved timed rounds (default: %(default)s)')
     new.add_argument('--no-memory', action='store_true', help='skip the peak-memory subprocesses')
-    new.add_argument('--baseline', type=int, default=0,
-                     help="the 'x baseline' columns are relative to this variant (0 = the first; default: 0)")
-    new.add_argument('--profile', action='store_true',
-                     help='also print (and add to PREFIX.md) torch.profiler top-operator tables per variant, task')
+    new.add_argument(
+        '--baseline',
+        type=int,
+        default=0,
+        help="the 'x baseline' columns are relative to this variant (0 = the first; default: 0)",
+    )
+    new.add_argument(
+        '--profile',
+        action='store_true',
+        help='also print (and add to PREFIX.md) torch.profiler top-operator tables per variant, task',
+    )
     new.add_argument('--scaling', action='store_true', help='images/s and memory vs input size and batch size')
     new.add_argument('--scaling-sizes', type=int, nargs='+', default=[224, 384, 512, 768, 1024])
     new.add_argument('--scaling-batches', type=int, nargs='+', default=[1, 2, 4, 8, 16])
-    parser.add_argument('--checkpoints', nargs='+', default=None,
-                        help="one per config: a .pth, 'latest' (newest .pth in its work dir) or 'none'")
-    parser.add_argument('--work-dirs', nargs='+', default=None,
-                        help='one per config: where it was trained (default work_dirs/<config name>)')
+    parser.add_argument(
+        '--checkpoints',
+        nargs='+',
+        default=None,
+        help="one per config: a .pth, 'latest' (newest .pth in its work dir) or 'none'",
+    )
+    parser.add_argument(
+        '--work-dirs',
+        nargs='+',
+        default=None,
+        help='one per config: where it was trained (default work_dirs/<config name>)',
+    )
     parser.add_argument('--names', nargs='+', default=None, help='row titles (default: config names)')
     parser.add_argument('--num-images', type=int, default=50, help='timed images (default: %(default)s)')
-    parser.add_argument('--warmup', type=int, default=None,
-                        help='untimed calls first (default: 5 images for trained configs, 2 calls per variant)')
+    parser.add_argument(
+        '--warmup',
+        type=int,
+        default=None,
+        help='untimed calls first (default: 5 images for trained configs, 2 calls per variant)',
+    )
     parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda' (default: %(default)s)")
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch default)')
-    parser.add_argument('--out', default=None, help='trained-model report: write the markdown table here; '
-                        'backbones/whole models: PREFIX for PREFIX.md, PREFIX.json, PREFIX.png')
+    parser.add_argument(
+        '--out',
+        default=None,
+        help='trained-model report: write the markdown table here; '
+        'backbones/whole models: PREFIX for PREFIX.md, PREFIX.json, PREFIX.png',
+    )
     parser.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not args.configs and not args.models and not args.scaling:
@@ -100,8 +140,10 @@ def parse_args(argv=None):
     for name in ('checkpoints', 'work_dirs', 'names'):
         values = getattr(args, name)
         if values is not None and len(values) != len(args.configs):
-            parser.error(f'--{name.replace("_", "-")} takes one value per config: got {len(values)} for '
-                         f'{len(args.configs)} configs')
+            parser.error(
+                f'--{name.replace("_", "-")} takes one value per config: got {len(values)} for '
+                f'{len(args.configs)} configs'
+            )
     return args
 
 
@@ -163,8 +205,9 @@ def find_checkpoint(spec: Optional[str], work_dir: str) -> Optional[str]:
 
 
 # ------------------------------------------------------------------------------------------- measure
-def measure(config: str, checkpoint: Optional[str], num_images: int, warmup: int, device: str,
-            threads: Optional[int]) -> Dict[str, object]:
+def measure(
+    config: str, checkpoint: Optional[str], num_images: int, warmup: int, device: str, threads: Optional[int]
+) -> Dict[str, object]:
     """Build the model and the test set of ``config`` and time ``num_images`` single-image predictions."""
     import torch
     from mmengine.model.utils import revert_sync_batchnorm
@@ -180,6 +223,7 @@ def measure(config: str, checkpoint: Optional[str], num_images: int, warmup: int
     init_default_scope(cfg.get('default_scope', 'mmengine'))
     if cfg.get('custom_imports'):
         from mmengine.utils import import_modules_from_strings
+
         import_modules_from_strings(**cfg.custom_imports)
     if checkpoint is None and cfg.model.get('backbone', {}).get('init_cfg'):
         cfg.model.backbone.init_cfg = None  # random weights: no pretrained file needed to time the model
@@ -229,8 +273,20 @@ def measure(config: str, checkpoint: Optional[str], num_images: int, warmup: int
 
 
 def measure_in_subprocess(config: str, checkpoint: Optional[str], args) -> Dict[str, object]:
-    cmd = [sys.executable, osp.abspath(__file__), config, '--worker', '--num-images', str(args.num_images),
-           '--warmup', str(args.warmup), '--device', args.device, '--checkpoints', checkpoint or 'none']
+    cmd = [
+        sys.executable,
+        osp.abspath(__file__),
+        config,
+        '--worker',
+        '--num-images',
+        str(args.num_images),
+        '--warmup',
+        str(args.warmup),
+        '--device',
+        args.device,
+        '--checkpoints',
+        checkpoint or 'none',
+    ]
     if args.threads:
         cmd += ['--threads', str(args.threads)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -270,8 +326,16 @@ def compare(args, argv) -> dict:
         arch = dict(depths=args.depths, dims=args.dims)
     if args.scaling:
         models = args.models or ['convnext', 'timm', 'swin']
-        result = bm.scaling(models, args.scaling_sizes, args.scaling_batches, args.device, rounds=args.rounds,
-                            warmup=args.warmup, memory=not args.no_memory, arch=arch)
+        result = bm.scaling(
+            models,
+            args.scaling_sizes,
+            args.scaling_batches,
+            args.device,
+            rounds=args.rounds,
+            warmup=args.warmup,
+            memory=not args.no_memory,
+            arch=arch,
+        )
         result['meta']['command'] = command
         if args.out:
             with open(args.out + '.json', 'w') as f:
@@ -283,18 +347,32 @@ def compare(args, argv) -> dict:
     for entry in args.models:
         model, _, layout = entry.rpartition(':') if entry.endswith((':nchw', ':cl')) else (entry, '', '')
         for dtype in dtypes:
-            for cl in ([{'nchw': 'off', 'cl': 'on'}[layout]] if layout else args.channels_last):
+            for cl in [{'nchw': 'off', 'cl': 'on'}[layout]] if layout else args.channels_last:
                 for comp in args.compile:
-                    spec = dict(model=model, device=args.device, dtype=dtype, batch=args.batch, size=list(args.size),
-                                channels_last=cl == 'on' and model != 'convnext-ref', compile=comp == 'on', arch=arch)
+                    spec = dict(
+                        model=model,
+                        device=args.device,
+                        dtype=dtype,
+                        batch=args.batch,
+                        size=list(args.size),
+                        channels_last=cl == 'on' and model != 'convnext-ref',
+                        compile=comp == 'on',
+                        arch=arch,
+                    )
                     key = json.dumps(spec, sort_keys=True)
                     if key not in names:
                         names.add(key)
                         specs.append(spec)
     if not 0 <= args.baseline < len(specs):
         raise ValueError(f'--baseline {args.baseline}: there are {len(specs)} variants (0..{len(specs) - 1})')
-    result = bm.run(specs, rounds=args.rounds, warmup=args.warmup, tasks=args.tasks, memory=not args.no_memory,
-                    baseline=args.baseline)
+    result = bm.run(
+        specs,
+        rounds=args.rounds,
+        warmup=args.warmup,
+        tasks=args.tasks,
+        memory=not args.no_memory,
+        baseline=args.baseline,
+    )
     result['meta']['command'] = command
     table = bm.markdown(result, command)
     if args.profile:
@@ -321,8 +399,7 @@ def main(argv=None):
     args.warmup = 5 if args.warmup is None else args.warmup
     if args.worker:
         checkpoint = None if args.checkpoints[0] == 'none' else args.checkpoints[0]
-        print(json.dumps(measure(args.configs[0], checkpoint, args.num_images, args.warmup, args.device,
-                                 args.threads)))
+        print(json.dumps(measure(args.configs[0], checkpoint, args.num_images, args.warmup, args.device, args.threads)))
         return
     rows = []
     for i, config in enumerate(args.configs):
@@ -336,8 +413,10 @@ def main(argv=None):
         row.update(measured)
         row['run'] = logged.get('run', 'no run found')
         rows.append(row)
-        print(f'{name}: ' + ', '.join(f'{k}={v:.2f}' if isinstance(v, float) else f'{k}={v}' for k, v in row.items()),
-              flush=True)
+        print(
+            f'{name}: ' + ', '.join(f'{k}={v:.2f}' if isinstance(v, float) else f'{k}={v}' for k, v in row.items()),
+            flush=True,
+        )
     table = markdown_table(rows)
     print(table)
     if args.out:

@@ -8,6 +8,7 @@ Not needed for training (configs load every layout directly); useful to inspect 
 The output holds ``state_dict`` (backbone keys, plus the classifier's ``norm``/``head`` when present)
 and ``meta`` (source file, inferred arch). It is written atomically.
 """
+
 import argparse
 import io
 
@@ -28,8 +29,9 @@ def main():
     state = convert_state_dict(read_checkpoint(args.src, use_ema=args.ema))
     arch = infer_arch(state)
     if arch is None:
-        raise SystemExit(f'{args.src}: no ConvNeXt stages found (keys such as {list(state)[:5]}); '
-                         f'is this a ConvNeXt checkpoint?')
+        raise SystemExit(
+            f'{args.src}: no ConvNeXt stages found (keys such as {list(state)[:5]}); ' f'is this a ConvNeXt checkpoint?'
+        )
     buffer = io.BytesIO()
     torch.save({'state_dict': state, 'meta': dict(source=args.src, ema=args.ema, arch=arch)}, buffer)
     atomic_write(buffer.getvalue(), args.dst)

@@ -38,6 +38,7 @@ was 1.0)::
     python tools/demo_chain.py --budget short --low-data 100 --seeds 0 1 --threads 1 \
         --out-dir work_dirs/demo_chain
 """
+
 import argparse
 import json
 import os
@@ -69,30 +70,40 @@ def parse_args(argv=None):
     parser.add_argument('--out-dir', default='work_dirs/demo_chain', help='where runs, table and curves go')
     parser.add_argument('--budget', choices=sorted(BUDGETS), default='full', help='see the module docstring')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1], help='seeds of the downstream runs')
-    parser.add_argument('--low-data', type=int, default=None, metavar='N',
-                        help='train detection and segmentation on N generated images')
+    parser.add_argument(
+        '--low-data', type=int, default=None, metavar='N', help='train detection and segmentation on N generated images'
+    )
     parser.add_argument('--skip', nargs='*', default=[], choices=['det', 'seg'], help='downstream tasks to leave out')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='OMP_NUM_THREADS of every run (default: inherited); 1 on cores shared with other jobs')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help='OMP_NUM_THREADS of every run (default: inherited); 1 on cores shared with other jobs',
+    )
     return parser.parse_args(argv)
 
 
 def prepare_data(out_dir, budget, low_data):
     """The three data folders (generated where missing); tiny sets for the small budget or low data."""
     from convnext_dense.datasets.synthetic import generate_ade, generate_coco, generate_imagefolder
+
     tiny = BUDGETS[budget]['tiny_data']
-    data = dict(cls=osp.join(out_dir, 'data', 'cls') if tiny else 'data/synthetic_cls',
-                coco=osp.join(out_dir, 'data', 'coco') if tiny or low_data else 'data/synthetic_coco',
-                ade=osp.join(out_dir, 'data', 'ade') if tiny or low_data else 'data/synthetic_ade')
+    data = dict(
+        cls=osp.join(out_dir, 'data', 'cls') if tiny else 'data/synthetic_cls',
+        coco=osp.join(out_dir, 'data', 'coco') if tiny or low_data else 'data/synthetic_coco',
+        ade=osp.join(out_dir, 'data', 'ade') if tiny or low_data else 'data/synthetic_ade',
+    )
     from convnext_dense.datasets.synthetic.imagefolder import CLASSES
+
     cls_train = osp.join(REPO, data['cls'], 'train')
     if osp.isdir(cls_train) and sorted(os.listdir(cls_train)) != sorted(CLASSES):
         # Written by an older generator (e.g. the shapes-only classes): pretraining on it would be stale.
         print(f"{data['cls']}: class folders are not the generator's {CLASSES}; rewriting it", flush=True)
         shutil.rmtree(osp.join(REPO, data['cls']))
     if not osp.isdir(cls_train):
-        generate_imagefolder(osp.join(REPO, data['cls']), **(dict(num_train_per_class=8, num_val_per_class=2)
-                                                              if tiny else {}))
+        generate_imagefolder(
+            osp.join(REPO, data['cls']), **(dict(num_train_per_class=8, num_val_per_class=2) if tiny else {})
+        )
     if not osp.isfile(osp.join(REPO, data['coco'], 'annotations', 'instances_val.json')):
         sizes = dict(num_train=8, num_val=4) if tiny else dict(num_train=low_data or 600, num_val=120)
         generate_coco(osp.join(REPO, data['coco']), **sizes)
@@ -105,6 +116,7 @@ def prepare_data(out_dir, budget, low_data):
 def write_config(path, work_dir, edit):
     """Load a config, apply ``edit(cfg)``, dump it to ``work_dir/config.py``; returns that path."""
     from mmengine.config import Config
+
     cfg = Config.fromfile(osp.join(REPO, path))
     edit(cfg)
     os.makedirs(work_dir, exist_ok=True)
@@ -176,7 +188,7 @@ def last_checkpoint(work_dir, prefix):
     names = [n for n in os.listdir(work_dir) if n.startswith(prefix) and n.endswith('.pth')]
     if not names:
         raise RuntimeError(f'no {prefix}*.pth in {work_dir}')
-    return osp.join(work_dir, max(names, key=lambda n: int(n[len(prefix):-len('.pth')])))
+    return osp.join(work_dir, max(names, key=lambda n: int(n[len(prefix) : -len('.pth')])))
 
 
 def pretrain(out_dir, data, b):
@@ -197,8 +209,15 @@ def pretrain(out_dir, data, b):
 
     def summarise(seconds):
         records = read_scalars(work)
-        return dict(task='pretrain', start='-', seed=0, seconds=seconds, checkpoint=last_checkpoint(work, 'epoch_'),
-                    top1=records[-1][1][METRICS['cls']], curve=[(s, r[METRICS['cls']]) for s, r in records])
+        return dict(
+            task='pretrain',
+            start='-',
+            seed=0,
+            seconds=seconds,
+            checkpoint=last_checkpoint(work, 'epoch_'),
+            top1=records[-1][1][METRICS['cls']],
+            curve=[(s, r[METRICS['cls']]) for s, r in records],
+        )
 
     return train_once(CLS_CFG, work, edit, None, summarise)
 
@@ -213,7 +232,7 @@ def detect(out_dir, data, b, checkpoint, seed):
         for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
             cfg[loader].dataset.data_root = root
         cfg.val_evaluator.ann_file = cfg.test_evaluator.ann_file = root + 'annotations/instances_val.json'
-        cfg.model.backbone.init_cfg = (dict(type='Pretrained', checkpoint=checkpoint) if checkpoint else None)
+        cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=checkpoint) if checkpoint else None
         iters = b['det_iters']
         cfg.train_cfg.update(max_iters=iters, val_interval=b['det_val'])
         cfg.param_scheduler[0].end = min(100, max(1, iters // 7))
@@ -226,8 +245,15 @@ def detect(out_dir, data, b, checkpoint, seed):
     def summarise(seconds):
         records = read_scalars(work)
         last = records[-1][1]
-        return dict(task='detection', start=start, seed=seed, seconds=seconds, box_ap=last[METRICS['det_box']],
-                    mask_ap=last[METRICS['det_mask']], curve=[(s, r[METRICS['det_box']]) for s, r in records])
+        return dict(
+            task='detection',
+            start=start,
+            seed=seed,
+            seconds=seconds,
+            box_ap=last[METRICS['det_box']],
+            mask_ap=last[METRICS['det_mask']],
+            curve=[(s, r[METRICS['det_box']]) for s, r in records],
+        )
 
     return train_once(DET_CFG, work, edit, seed, summarise)
 
@@ -240,7 +266,7 @@ def segment(out_dir, data, b, checkpoint, seed):
         cfg.work_dir = work
         for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
             cfg[loader].dataset.data_root = data['ade']
-        cfg.model.backbone.init_cfg = (dict(type='Pretrained', checkpoint=checkpoint) if checkpoint else None)
+        cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=checkpoint) if checkpoint else None
         iters = b['seg_iters']
         cfg.train_cfg.update(max_iters=iters, val_interval=b['seg_val'])
         warmup = min(100, max(1, iters // 15))
@@ -253,25 +279,38 @@ def segment(out_dir, data, b, checkpoint, seed):
 
     def summarise(seconds):
         records = read_scalars(work)
-        return dict(task='segmentation', start=start, seed=seed, seconds=seconds,
-                    miou=records[-1][1][METRICS['seg']], curve=[(s, r[METRICS['seg']]) for s, r in records])
+        return dict(
+            task='segmentation',
+            start=start,
+            seed=seed,
+            seconds=seconds,
+            miou=records[-1][1][METRICS['seg']],
+            curve=[(s, r[METRICS['seg']]) for s, r in records],
+        )
 
     return train_once(SEG_CFG, work, edit, seed, summarise)
 
 
-def fmt(value, scale=1., sign=''):
+def fmt(value, scale=1.0, sign=''):
     return '-' if value is None else f'{value * scale:{sign}.1f}'
 
 
 def table(runs, args):
     """One markdown table of every run, then the means over seeds per task and start."""
-    lines = [f'Budget `{args.budget}`, seeds {args.seeds}' + (f', {args.low_data} training images downstream'
-                                                            if args.low_data else '') + '.', '',
-             '| run | start | seed | top-1 (%) | box AP | mask AP | mIoU | time |', '|---|---|---|---|---|---|---|---|']
+    lines = [
+        f'Budget `{args.budget}`, seeds {args.seeds}'
+        + (f', {args.low_data} training images downstream' if args.low_data else '')
+        + '.',
+        '',
+        '| run | start | seed | top-1 (%) | box AP | mask AP | mIoU | time |',
+        '|---|---|---|---|---|---|---|---|',
+    ]
     for r in runs:
-        lines.append(f"| {r['task']} | {r['start']} | {r['seed']} | {fmt(r.get('top1'))} | "
-                     f"{fmt(r.get('box_ap'), 100)} | {fmt(r.get('mask_ap'), 100)} | {fmt(r.get('miou'))} | "
-                     f"{r['seconds']:.0f} s |")
+        lines.append(
+            f"| {r['task']} | {r['start']} | {r['seed']} | {fmt(r.get('top1'))} | "
+            f"{fmt(r.get('box_ap'), 100)} | {fmt(r.get('mask_ap'), 100)} | {fmt(r.get('miou'))} | "
+            f"{r['seconds']:.0f} s |"
+        )
     lines += ['', '| mean over seeds | start | box AP | mask AP | mIoU | time |', '|---|---|---|---|---|---|']
     for task in ('detection', 'segmentation'):
         means = {}
@@ -279,32 +318,48 @@ def table(runs, args):
             sel = [r for r in runs if r['task'] == task and r['start'] == start]
             if not sel:
                 continue
-            means[start] = {key: (sum(r[key] for r in sel) / len(sel) if all(r.get(key) is not None for r in sel)
-                                  else None) for key in ('box_ap', 'mask_ap', 'miou', 'seconds')}
+            means[start] = {
+                key: (sum(r[key] for r in sel) / len(sel) if all(r.get(key) is not None for r in sel) else None)
+                for key in ('box_ap', 'mask_ap', 'miou', 'seconds')
+            }
             m = means[start]
-            lines.append(f"| {task} | {start} | {fmt(m['box_ap'], 100)} | {fmt(m['mask_ap'], 100)} | "
-                         f"{fmt(m['miou'])} | {m['seconds']:.0f} s |")
+            lines.append(
+                f"| {task} | {start} | {fmt(m['box_ap'], 100)} | {fmt(m['mask_ap'], 100)} | "
+                f"{fmt(m['miou'])} | {m['seconds']:.0f} s |"
+            )
         if len(means) == 2:
-            diff = {key: (None if means['pretrained'][key] is None else
-                          means['pretrained'][key] - means['random'][key]) for key in ('box_ap', 'mask_ap', 'miou')}
-            lines.append(f"| {task} | pretrained - random | {fmt(diff['box_ap'], 100, '+')} | "
-                         f"{fmt(diff['mask_ap'], 100, '+')} | {fmt(diff['miou'], 1, '+')} | |")
+            diff = {
+                key: (None if means['pretrained'][key] is None else means['pretrained'][key] - means['random'][key])
+                for key in ('box_ap', 'mask_ap', 'miou')
+            }
+            lines.append(
+                f"| {task} | pretrained - random | {fmt(diff['box_ap'], 100, '+')} | "
+                f"{fmt(diff['mask_ap'], 100, '+')} | {fmt(diff['miou'], 1, '+')} | |"
+            )
     return '\n'.join(lines) + '\n'
 
 
 def plot(runs, path):
     import matplotlib
+
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, task, label, scale in ((axes[0], 'detection', 'box AP (COCO mAP)', 100.),
-                                   (axes[1], 'segmentation', 'mIoU', 1.)):
+    for ax, task, label, scale in (
+        (axes[0], 'detection', 'box AP (COCO mAP)', 100.0),
+        (axes[1], 'segmentation', 'mIoU', 1.0),
+    ):
         for r in (r for r in runs if r['task'] == task):
             steps = [s for s, _ in r['curve']]
-            ax.plot(steps, [v * scale for _, v in r['curve']], marker='o',
-                    color='tab:blue' if r['start'] == 'pretrained' else 'tab:orange',
-                    linestyle='-' if r['seed'] == min(x['seed'] for x in runs if x['task'] == task) else '--',
-                    label=f"{r['start']}, seed {r['seed']}")
+            ax.plot(
+                steps,
+                [v * scale for _, v in r['curve']],
+                marker='o',
+                color='tab:blue' if r['start'] == 'pretrained' else 'tab:orange',
+                linestyle='-' if r['seed'] == min(x['seed'] for x in runs if x['task'] == task) else '--',
+                label=f"{r['start']}, seed {r['seed']}",
+            )
         ax.set(title=task, xlabel='iteration', ylabel=label)
         ax.grid(alpha=0.3)
         if ax.lines:
@@ -317,8 +372,11 @@ def plot(runs, path):
 def write_results(runs, args, out_dir, seconds, final):
     """results.md, results.json and curves.png of the runs so far (after every run: a stopped chain keeps
     what it measured); returns the markdown."""
-    text = table(runs, args) + (f'\nTotal wall time: {seconds:.0f} s.\n' if final else
-                                f'\nUnfinished: {len(runs)} runs so far, {seconds:.0f} s.\n')
+    text = table(runs, args) + (
+        f'\nTotal wall time: {seconds:.0f} s.\n'
+        if final
+        else f'\nUnfinished: {len(runs)} runs so far, {seconds:.0f} s.\n'
+    )
     with open(osp.join(out_dir, 'results.md'), 'w') as f:
         f.write(text)
     with open(osp.join(out_dir, 'results.json'), 'w') as f:
@@ -344,13 +402,19 @@ def main(argv=None):
         for ckpt in (checkpoint, None):
             if 'det' not in args.skip:
                 runs.append(detect(out_dir, data, b, ckpt, seed))
-                print(f"detection {runs[-1]['start']} seed {seed}: box AP {runs[-1]['box_ap'] * 100:.1f} "
-                      f"in {runs[-1]['seconds']:.0f} s", flush=True)
+                print(
+                    f"detection {runs[-1]['start']} seed {seed}: box AP {runs[-1]['box_ap'] * 100:.1f} "
+                    f"in {runs[-1]['seconds']:.0f} s",
+                    flush=True,
+                )
                 write_results(runs, args, out_dir, time.time() - total, final=False)
             if 'seg' not in args.skip:
                 runs.append(segment(out_dir, data, b, ckpt, seed))
-                print(f"segmentation {runs[-1]['start']} seed {seed}: mIoU {runs[-1]['miou']:.1f} "
-                      f"in {runs[-1]['seconds']:.0f} s", flush=True)
+                print(
+                    f"segmentation {runs[-1]['start']} seed {seed}: mIoU {runs[-1]['miou']:.1f} "
+                    f"in {runs[-1]['seconds']:.0f} s",
+                    flush=True,
+                )
                 write_results(runs, args, out_dir, time.time() - total, final=False)
     text = write_results(runs, args, out_dir, time.time() - total, final=True)
     print(text)

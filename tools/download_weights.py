@@ -11,6 +11,7 @@ downloaded again. With ``--out-dir`` they go to that folder instead, and the too
 ``--cfg-options model.backbone.init_cfg.checkpoint=...`` that points a config at them.
 Downloads are atomic: an interrupted one leaves nothing behind. See docs/pretrained_weights.md.
 """
+
 import argparse
 import difflib
 import os.path as osp
@@ -32,8 +33,12 @@ def print_table() -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('configs', nargs='*', help='config files whose init_cfg checkpoints to download')
-    parser.add_argument('--name', action='append', default=[],
-                        help='a released checkpoint by name (see --list), e.g. convnext_tiny_1k_224; repeatable')
+    parser.add_argument(
+        '--name',
+        action='append',
+        default=[],
+        help='a released checkpoint by name (see --list), e.g. convnext_tiny_1k_224; repeatable',
+    )
     parser.add_argument('--list', action='store_true', help='print the table of released weights and exit')
     parser.add_argument('--out-dir', help=f'download here instead of the cache ({W.cache_dir()})')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
@@ -50,8 +55,10 @@ def main(argv=None) -> int:
         entry = W.released(name)
         if entry is None:
             close = difflib.get_close_matches(name, list(W.RELEASED_WEIGHTS), n=5, cutoff=0.6)
-            parser.error(f'{name!r} is not a released checkpoint name. Close names: {", ".join(close) or "none"}; '
-                         f'--list prints them all.')
+            parser.error(
+                f'{name!r} is not a released checkpoint name. Close names: {", ".join(close) or "none"}; '
+                f'--list prints them all.'
+            )
         wanted.append(('model.backbone.init_cfg.checkpoint', entry.url))
     for path in args.configs:
         if not osp.isfile(path):

@@ -6,6 +6,7 @@
 
 FLOPs are counted by mmengine's FlopAnalyzer (one fused multiply-add = 1 FLOP, the papers' convention).
 """
+
 import argparse
 
 import convnext_dense  # noqa: F401
@@ -16,9 +17,13 @@ from convnext_dense.apis.complexity import model_complexity
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config')
-    parser.add_argument('--shape', type=int, nargs=2, metavar=('W', 'H'),
-                        help='input width and height (default: 1280 800 detection, 2048 512 segmentation, '
-                             '224 224 classification)')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs=2,
+        metavar=('W', 'H'),
+        help='input width and height (default: 1280 800 detection, 2048 512 segmentation, ' '224 224 classification)',
+    )
     args = parser.parse_args()
     cfg = load_config(args.config)
     result = model_complexity(cfg, args.shape)

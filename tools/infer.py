@@ -7,6 +7,7 @@ Detection: ``<name>.png`` with boxes and masks drawn, ``preds/<name>.json`` with
 (and RLE masks). Segmentation: ``<name>.png`` colour overlay and ``masks/<name>.png`` with class ids.
 Uses mmdet's DetInferencer / mmseg's MMSegInferencer.
 """
+
 import argparse
 
 import convnext_dense  # noqa: F401
@@ -23,8 +24,14 @@ def main():
     parser.add_argument('--score-thr', type=float, default=0.3, help='detection: minimum score drawn')
     parser.add_argument('--device', default='cpu')
     args = parser.parse_args()
-    written = run_inference(load_config(args.config), args.checkpoint, args.inputs, args.out_dir,
-                            score_thr=args.score_thr, device=args.device)
+    written = run_inference(
+        load_config(args.config),
+        args.checkpoint,
+        args.inputs,
+        args.out_dir,
+        score_thr=args.score_thr,
+        device=args.device,
+    )
     print(f'wrote {len(written)} images to {args.out_dir}')
 
 

@@ -1,10 +1,11 @@
 """Evaluate a checkpoint: COCO box/mask AP (detection), mIoU (segmentation) or top-1 (classification).
 
-    python tools/test.py CONFIG CHECKPOINT
-    python tools/test.py CONFIG CHECKPOINT --out results.pkl --show-dir vis/   # results file, drawn predictions
-    python tools/test.py CONFIG CHECKPOINT --tta                               # multi-scale + flip
-    bash tools/dist_test.sh CONFIG CHECKPOINT 8
+python tools/test.py CONFIG CHECKPOINT
+python tools/test.py CONFIG CHECKPOINT --out results.pkl --show-dir vis/   # results file, drawn predictions
+python tools/test.py CONFIG CHECKPOINT --tta                               # multi-scale + flip
+bash tools/dist_test.sh CONFIG CHECKPOINT 8
 """
+
 import argparse
 import sys
 

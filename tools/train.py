@@ -1,10 +1,11 @@
 """Train a detector, segmentor or classifier from a config with mmengine's Runner.
 
-    python tools/train.py configs/detection/cascade_convnext_t_3x.py
-    python tools/train.py CONFIG --work-dir work_dirs/x --amp --seed 0 --cfg-options train_dataloader.batch_size=4
-    python tools/train.py CONFIG --resume              # continue from the latest checkpoint in the work dir
-    bash tools/dist_train.sh CONFIG 8                  # 8 GPUs with torchrun (DDP)
+python tools/train.py configs/detection/cascade_convnext_t_3x.py
+python tools/train.py CONFIG --work-dir work_dirs/x --amp --seed 0 --cfg-options train_dataloader.batch_size=4
+python tools/train.py CONFIG --resume              # continue from the latest checkpoint in the work dir
+bash tools/dist_train.sh CONFIG 8                  # 8 GPUs with torchrun (DDP)
 """
+
 import argparse
 import sys
 
@@ -20,13 +21,19 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='config file')
     parser.add_argument('--work-dir', help='where logs and checkpoints go (default work_dirs/<config name>)')
-    parser.add_argument('--resume', nargs='?', const='auto', default=None,
-                        help='resume from this checkpoint, or alone: from the latest one in the work dir')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        const='auto',
+        default=None,
+        help='resume from this checkpoint, or alone: from the latest one in the work dir',
+    )
     parser.add_argument('--amp', action='store_true', help='mixed precision (needs a CUDA GPU)')
     parser.add_argument('--seed', type=int, default=None, help='random seed')
     parser.add_argument('--deterministic', action='store_true', help='deterministic cuDNN (with --seed)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config values, e.g. train_cfg.max_epochs=12')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, help='override config values, e.g. train_cfg.max_epochs=12'
+    )
     add_launcher_args(parser)
     return parser.parse_args()
 

@@ -7,6 +7,7 @@ _base_ = './convnext_b_in22k_ft_in1k_384.py'
 
 model = dict(
     backbone=dict(drop_path_rate=0.8),
-    finetune=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnext_base_1k_224_ema.pth'))
+    finetune=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnext_base_1k_224_ema.pth'),
+)
 train_dataloader = dict(batch_size=32)
 optim_wrapper = dict(paramwise_cfg=dict(decay_rate=0.7))

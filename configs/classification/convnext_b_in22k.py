@@ -8,8 +8,8 @@ _base_ = './convnext_t_in1k.py'
 
 model = dict(backbone=dict(arch='base', drop_path_rate=0.1), num_classes=21841)
 train_dataloader = dict(
-    batch_size=32,
-    dataset=dict(data_root='data/imagenet21k', split='train', ann_file='meta/train.txt'))
+    batch_size=32, dataset=dict(data_root='data/imagenet21k', split='train', ann_file='meta/train.txt')
+)
 val_dataloader = None
 val_cfg = None
 val_evaluator = None

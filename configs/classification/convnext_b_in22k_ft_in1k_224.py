@@ -9,7 +9,8 @@ _base_ = './convnext_t_in1k.py'
 model = dict(
     backbone=dict(arch='base', drop_path_rate=0.2),
     head_init_scale=0.001,
-    finetune=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnext_base_22k_224.pth'))
+    finetune=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnext_base_22k_224.pth'),
+)
 data_preprocessor = dict(mixup=None)
 train_dataloader = dict(batch_size=32)
 val_dataloader = dict(batch_size=48)
@@ -18,9 +19,11 @@ test_dataloader = dict(batch_size=48)
 optim_wrapper = dict(
     optimizer=dict(lr=5e-5, weight_decay=1e-8),
     constructor='ClsLayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(_delete_=True, decay_rate=0.8, decay_type='layer_wise', num_layers=12))
-param_scheduler = [dict(type='CosineAnnealingLR', T_max=30, eta_min=1e-6, by_epoch=True, begin=0, end=30,
-                        convert_to_iter_based=True)]
+    paramwise_cfg=dict(_delete_=True, decay_rate=0.8, decay_type='layer_wise', num_layers=12),
+)
+param_scheduler = [
+    dict(type='CosineAnnealingLR', T_max=30, eta_min=1e-6, by_epoch=True, begin=0, end=30, convert_to_iter_based=True)
+]
 train_cfg = dict(max_epochs=30)
 auto_scale_lr = dict(base_batch_size=512)
 custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RandomStateHook')]  # no EMA

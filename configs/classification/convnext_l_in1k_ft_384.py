@@ -4,4 +4,5 @@ _base_ = './convnext_b_in1k_ft_384.py'
 
 model = dict(
     backbone=dict(arch='large', drop_path_rate=0.95),
-    finetune=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnext_large_1k_224_ema.pth'))
+    finetune=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnext_large_1k_224_ema.pth'),
+)

@@ -3,4 +3,5 @@ _base_ = './convnext_b_in22k_ft_in1k_224.py'
 
 model = dict(
     backbone=dict(arch='large', drop_path_rate=0.3),
-    finetune=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnext_large_22k_224.pth'))
+    finetune=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnext_large_22k_224.pth'),
+)

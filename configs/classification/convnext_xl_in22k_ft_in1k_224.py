@@ -5,9 +5,13 @@ _base_ = './convnext_b_in22k_ft_in1k_224.py'
 
 model = dict(
     backbone=dict(arch='xlarge', drop_path_rate=0.4),
-    finetune=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnext_xlarge_22k_224.pth'))
+    finetune=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnext_xlarge_22k_224.pth'),
+)
 train_dataloader = dict(batch_size=16)
 val_dataloader = dict(batch_size=24)
 test_dataloader = dict(batch_size=24)
-custom_hooks = [dict(type='UnswappedEMAHook', momentum=1e-4, priority='ABOVE_NORMAL'),
-                dict(type='NonFiniteLossHook'), dict(type='RandomStateHook')]
+custom_hooks = [
+    dict(type='UnswappedEMAHook', momentum=1e-4, priority='ABOVE_NORMAL'),
+    dict(type='NonFiniteLossHook'),
+    dict(type='RandomStateHook'),
+]

@@ -4,9 +4,13 @@ _base_ = './convnext_b_in22k_ft_in1k_384.py'
 
 model = dict(
     backbone=dict(arch='xlarge', drop_path_rate=0.4),
-    finetune=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnext_xlarge_22k_224.pth'))
+    finetune=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnext_xlarge_22k_224.pth'),
+)
 train_dataloader = dict(batch_size=8)
 val_dataloader = dict(batch_size=12)
 test_dataloader = dict(batch_size=12)
-custom_hooks = [dict(type='UnswappedEMAHook', momentum=1e-4, priority='ABOVE_NORMAL'),
-                dict(type='NonFiniteLossHook'), dict(type='RandomStateHook')]
+custom_hooks = [
+    dict(type='UnswappedEMAHook', momentum=1e-4, priority='ABOVE_NORMAL'),
+    dict(type='NonFiniteLossHook'),
+    dict(type='RandomStateHook'),
+]

@@ -7,12 +7,17 @@ _base_ = './convnextv2_tiny_fcmae_ft_in1k.py'
 
 model = dict(
     backbone=dict(arch='v2-base', drop_path_rate=0.1),
-    finetune=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnextv2/pt_only/convnextv2_base_1k_224_fcmae.pt'))
-optim_wrapper = dict(optimizer=dict(lr=2.5e-3),
-                     paramwise_cfg=dict(decay_rate=0.6, decay_type='layer_wise', num_layers=12))
+    finetune=dict(
+        checkpoint='https://dl.fbaipublicfiles.com/convnext/convnextv2/pt_only/convnextv2_base_1k_224_fcmae.pt'
+    ),
+)
+optim_wrapper = dict(
+    optimizer=dict(lr=2.5e-3), paramwise_cfg=dict(decay_rate=0.6, decay_type='layer_wise', num_layers=12)
+)
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=20, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=80, eta_min=1e-6, by_epoch=True, begin=20, end=100,
-         convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR', T_max=80, eta_min=1e-6, by_epoch=True, begin=20, end=100, convert_to_iter_based=True
+    ),
 ]
 train_cfg = dict(max_epochs=100)

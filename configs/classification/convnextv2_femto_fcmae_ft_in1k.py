@@ -3,4 +3,9 @@
 # lists the small models' setting, which could not be checked here). Compare with the paper before use.
 _base_ = './convnextv2_atto_fcmae_ft_in1k.py'
 
-model = dict(backbone=dict(arch='v2-femto'), finetune=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnextv2/pt_only/convnextv2_femto_1k_224_fcmae.pt'))
+model = dict(
+    backbone=dict(arch='v2-femto'),
+    finetune=dict(
+        checkpoint='https://dl.fbaipublicfiles.com/convnext/convnextv2/pt_only/convnextv2_femto_1k_224_fcmae.pt'
+    ),
+)

@@ -4,4 +4,9 @@
 # with the paper before use.
 _base_ = './convnextv2_base_fcmae_ft_in1k.py'
 
-model = dict(backbone=dict(arch='v2-large'), finetune=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnextv2/pt_only/convnextv2_large_1k_224_fcmae.pt'))
+model = dict(
+    backbone=dict(arch='v2-large'),
+    finetune=dict(
+        checkpoint='https://dl.fbaipublicfiles.com/convnext/convnextv2/pt_only/convnextv2_large_1k_224_fcmae.pt'
+    ),
+)

@@ -11,9 +11,13 @@
 _base_ = './convnext_t_in1k.py'
 
 model = dict(
-    backbone=dict(arch='v2-tiny', drop_path_rate=0.2, layer_scale_init_value=0.),
+    backbone=dict(arch='v2-tiny', drop_path_rate=0.2, layer_scale_init_value=0.0),
     head_init_scale=0.001,
-    finetune=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnextv2/pt_only/convnextv2_tiny_1k_224_fcmae.pt', keep_head=False))
+    finetune=dict(
+        checkpoint='https://dl.fbaipublicfiles.com/convnext/convnextv2/pt_only/convnextv2_tiny_1k_224_fcmae.pt',
+        keep_head=False,
+    ),
+)
 train_dataloader = dict(batch_size=32)
 val_dataloader = dict(batch_size=32)
 test_dataloader = dict(batch_size=32)
@@ -22,11 +26,13 @@ optim_wrapper = dict(
     type='AmpOptimWrapper',
     optimizer=dict(lr=3.2e-3, weight_decay=0.05),
     constructor='ClsLayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(_delete_=True, decay_rate=0.9, decay_type='single'))
+    paramwise_cfg=dict(_delete_=True, decay_rate=0.9, decay_type='single'),
+)
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=40, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=260, eta_min=1e-6, by_epoch=True, begin=40, end=300,
-         convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR', T_max=260, eta_min=1e-6, by_epoch=True, begin=40, end=300, convert_to_iter_based=True
+    ),
 ]
 train_cfg = dict(max_epochs=300)
 auto_scale_lr = dict(base_batch_size=1024)

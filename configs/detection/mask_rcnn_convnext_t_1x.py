@@ -8,6 +8,11 @@ _base_ = [
     '_base_/default_runtime.py',
 ]
 
-model = dict(backbone=dict(arch='tiny', drop_path_rate=0.4,
-                           init_cfg=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnext_tiny_1k_224.pth')))
+model = dict(
+    backbone=dict(
+        arch='tiny',
+        drop_path_rate=0.4,
+        init_cfg=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnext_tiny_1k_224.pth'),
+    )
+)
 optim_wrapper = dict(optimizer=dict(lr=1e-4), paramwise_cfg=dict(decay_rate=0.95, num_layers=6))

@@ -6,7 +6,14 @@
 _base_ = './mask_rcnn_convnext_t_3x.py'
 
 model = dict(
-    backbone=dict(arch='v2-base', layer_scale_init_value=0., drop_path_rate=0.7,
-                  init_cfg=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnextv2/im1k/convnextv2_base_1k_224_ema.pt')),
-    neck=dict(in_channels=[128, 256, 512, 1024]))
+    backbone=dict(
+        arch='v2-base',
+        layer_scale_init_value=0.0,
+        drop_path_rate=0.7,
+        init_cfg=dict(
+            checkpoint='https://dl.fbaipublicfiles.com/convnext/convnextv2/im1k/convnextv2_base_1k_224_ema.pt'
+        ),
+    ),
+    neck=dict(in_channels=[128, 256, 512, 1024]),
+)
 optim_wrapper = dict(optimizer=dict(lr=2e-4), paramwise_cfg=dict(decay_rate=0.8, num_layers=12))

@@ -3,5 +3,12 @@
 _base_ = './mask_rcnn_convnextv2_l_3x.py'
 
 model = dict(
-    backbone=dict(arch='v2-huge', drop_path_rate=0.8, init_cfg=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnextv2/im1k/convnextv2_huge_1k_224_ema.pt')),
-    neck=dict(in_channels=[352, 704, 1408, 2816]))
+    backbone=dict(
+        arch='v2-huge',
+        drop_path_rate=0.8,
+        init_cfg=dict(
+            checkpoint='https://dl.fbaipublicfiles.com/convnext/convnextv2/im1k/convnextv2_huge_1k_224_ema.pt'
+        ),
+    ),
+    neck=dict(in_channels=[352, 704, 1408, 2816]),
+)

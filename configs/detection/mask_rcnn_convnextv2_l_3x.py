@@ -3,6 +3,13 @@
 _base_ = './mask_rcnn_convnextv2_b_3x.py'
 
 model = dict(
-    backbone=dict(arch='v2-large', drop_path_rate=0.7, init_cfg=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnextv2/im1k/convnextv2_large_1k_224_ema.pt')),
-    neck=dict(in_channels=[192, 384, 768, 1536]))
+    backbone=dict(
+        arch='v2-large',
+        drop_path_rate=0.7,
+        init_cfg=dict(
+            checkpoint='https://dl.fbaipublicfiles.com/convnext/convnextv2/im1k/convnextv2_large_1k_224_ema.pt'
+        ),
+    ),
+    neck=dict(in_channels=[192, 384, 768, 1536]),
+)
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(lr=1e-4), paramwise_cfg=dict(decay_rate=0.7))

@@ -1,5 +1,11 @@
 # Mask R-CNN, Swin-S (ImageNet-1K): as mask_rcnn_swin_t_3x.py with 18 blocks in stage 3.
 _base_ = './mask_rcnn_swin_t_3x.py'
 
-model = dict(backbone=dict(depths=[2, 2, 18, 2],
-                           init_cfg=dict(checkpoint='https://github.com/SwinTransformer/storage/releases/download/v1.0.0/swin_small_patch4_window7_224.pth')))
+model = dict(
+    backbone=dict(
+        depths=[2, 2, 18, 2],
+        init_cfg=dict(
+            checkpoint='https://github.com/SwinTransformer/storage/releases/download/v1.0.0/swin_small_patch4_window7_224.pth'
+        ),
+    )
+)

@@ -7,4 +7,8 @@ model = dict(
     backbone=dict(
         arch='v2-base',
         layer_scale_init_value=None,
-        init_cfg=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnextv2/im1k/convnextv2_base_1k_224_ema.pt')))
+        init_cfg=dict(
+            checkpoint='https://dl.fbaipublicfiles.com/convnext/convnextv2/im1k/convnextv2_base_1k_224_ema.pt'
+        ),
+    )
+)

@@ -8,4 +8,8 @@ model = dict(
     backbone=dict(
         arch='v2-tiny',
         layer_scale_init_value=None,
-        init_cfg=dict(checkpoint='https://dl.fbaipublicfiles.com/convnext/convnextv2/im1k/convnextv2_tiny_1k_224_ema.pt')))
+        init_cfg=dict(
+            checkpoint='https://dl.fbaipublicfiles.com/convnext/convnextv2/im1k/convnextv2_tiny_1k_224_ema.pt'
+        ),
+    )
+)

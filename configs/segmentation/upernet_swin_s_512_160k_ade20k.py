@@ -4,4 +4,8 @@ _base_ = ['./upernet_swin_t_512_160k_ade20k.py']
 model = dict(
     backbone=dict(
         depths=[2, 2, 18, 2],
-        init_cfg=dict(checkpoint='https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_small_patch4_window7_224_20220317-7ba6d6dd.pth')))
+        init_cfg=dict(
+            checkpoint='https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_small_patch4_window7_224_20220317-7ba6d6dd.pth'
+        ),
+    )
+)

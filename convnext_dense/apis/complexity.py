@@ -8,6 +8,7 @@ heads on every RPN proposal (1000), about 3x the model's real cost. Inference (a
 masks), mmdet 2.x's ``forward_dummy`` (which the paper's FLOPs come from) and mmdet 3.3's own
 ``StandardRoIHead.forward`` all use at most 100 mask RoIs; :func:`_cascade_forward` does the same.
 """
+
 import types
 from functools import partial
 from typing import Optional, Sequence
@@ -35,13 +36,14 @@ def build_model(cfg: Config) -> torch.nn.Module:
 
 
 def _data_samples(scope: str, h: int, w: int):
-    meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w), batch_input_shape=(h, w),
-                scale_factor=(1.0, 1.0))
+    meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w), batch_input_shape=(h, w), scale_factor=(1.0, 1.0))
     if scope == 'mmdet':
         from mmdet.structures import DetDataSample
+
         return [DetDataSample(metainfo=meta)]
     if scope == 'mmseg':
         from mmseg.structures import SegDataSample
+
         return [SegDataSample(metainfo=meta)]
     return None
 
@@ -56,18 +58,24 @@ def model_complexity(cfg: Config, shape: Optional[Sequence[int]] = None) -> dict
         roi_head.forward = types.MethodType(_cascade_forward, roi_head)
     inputs = torch.zeros(1, 3, h, w)
     samples = _data_samples(scope, h, w)
-    forward = partial(model.forward, data_samples=samples, mode='tensor') if samples is not None \
+    forward = (
+        partial(model.forward, data_samples=samples, mode='tensor')
+        if samples is not None
         else partial(model.forward, mode='tensor')
+    )
     wrapper = _Call(forward)
     with torch.no_grad():
         flops = FlopAnalyzer(wrapper, (inputs,)).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
         total = flops.total()
         backbone = getattr(model, 'backbone', None)
         bb_flops = FlopAnalyzer(backbone, (inputs,)).unsupported_ops_warnings(False).total() if backbone else 0
-    return dict(flops=total, params=sum(p.numel() for p in model.parameters()),
-                backbone_flops=bb_flops,
-                backbone_params=sum(p.numel() for p in backbone.parameters()) if backbone else 0,
-                shape=(w, h))
+    return dict(
+        flops=total,
+        params=sum(p.numel() for p in model.parameters()),
+        backbone_flops=bb_flops,
+        backbone_params=sum(p.numel() for p in backbone.parameters()) if backbone else 0,
+        shape=(w, h),
+    )
 
 
 class _Call(torch.nn.Module):
@@ -85,6 +93,7 @@ class _Call(torch.nn.Module):
 def _cascade_forward(self, x, rpn_results_list, batch_data_samples):
     """CascadeRoIHead.forward with the mask heads on the first 100 RoIs (see the module docstring)."""
     from mmdet.structures.bbox import bbox2roi
+
     metas = [sample.metainfo for sample in batch_data_samples]
     proposals = [result.bboxes for result in rpn_results_list]
     rois, cls_scores, bbox_preds = self._refine_roi(x, bbox2roi(proposals), metas, tuple(len(p) for p in proposals))

@@ -16,6 +16,7 @@ Example:
     >>> cfg.val_evaluator.ann_file
     '/datasets/coco/annotations/instances_val2017.json'
 """
+
 import os
 import os.path as osp
 from typing import Any, List, Optional
@@ -35,11 +36,14 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """
     if not osp.isfile(path):
         here = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-        raise FileNotFoundError(f'config {path!r} does not exist. The configs are under '
-                                f'{osp.join(here, "configs")}/{{detection,segmentation,classification}}/.')
+        raise FileNotFoundError(
+            f'config {path!r} does not exist. The configs are under '
+            f'{osp.join(here, "configs")}/{{detection,segmentation,classification}}/.'
+        )
     cfg = Config.fromfile(path)
     # A misspelt key is an error naming the nearest existing key; '+key=value' adds a new key.
     from .preflight import check_cfg_options
+
     cfg_options = check_cfg_options(cfg, cfg_options)
     if cfg_options:
         old_root = cfg.get('data_root')
@@ -58,8 +62,12 @@ def default_work_dir(config_path: str) -> str:
 def add_launcher_args(parser) -> None:
     """``--launcher`` and ``--local_rank`` / ``--local-rank`` (what ``torch.distributed.launch`` passes;
     torchrun sets ``LOCAL_RANK`` instead), as in mmdet's and mmseg's tools."""
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-                        help='job launcher (tools/dist_*.sh set pytorch, tools/slurm_*.sh slurm)')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher (tools/dist_*.sh set pytorch, tools/slurm_*.sh slurm)',
+    )
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
@@ -79,9 +87,12 @@ def apply_train_args(cfg: Config, args) -> Config:
     _apply_common_args(cfg, args)
     if args.amp:
         import torch
+
         if not torch.cuda.is_available():
-            raise RuntimeError('--amp needs a CUDA GPU (mmengine AmpOptimWrapper); none is visible. '
-                               'Drop --amp to train in fp32 on the CPU.')
+            raise RuntimeError(
+                '--amp needs a CUDA GPU (mmengine AmpOptimWrapper); none is visible. '
+                'Drop --amp to train in fp32 on the CPU.'
+            )
         if cfg.optim_wrapper.get('type', 'OptimWrapper') != 'AmpOptimWrapper':
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
@@ -90,8 +101,10 @@ def apply_train_args(cfg: Config, args) -> Config:
         cfg.load_from = None
     elif args.resume is not None:
         if not osp.isfile(args.resume):
-            raise FileNotFoundError(f'--resume {args.resume!r}: no such checkpoint. Use --resume alone to '
-                                    f'continue from the latest checkpoint in {cfg.work_dir}.')
+            raise FileNotFoundError(
+                f'--resume {args.resume!r}: no such checkpoint. Use --resume alone to '
+                f'continue from the latest checkpoint in {cfg.work_dir}.'
+            )
         cfg.resume = True
         cfg.load_from = args.resume
     if args.seed is not None:
@@ -102,8 +115,10 @@ def apply_train_args(cfg: Config, args) -> Config:
 def apply_test_args(cfg: Config, args) -> Config:
     """Apply the options of ``tools/test.py`` (checkpoint, work dir, TTA, results and drawings)."""
     if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint {args.checkpoint!r} does not exist; pass the .pth written by '
-                                f'tools/train.py (work_dirs/<config>/epoch_N.pth or iter_N.pth)')
+        raise FileNotFoundError(
+            f'checkpoint {args.checkpoint!r} does not exist; pass the .pth written by '
+            f'tools/train.py (work_dirs/<config>/epoch_N.pth or iter_N.pth)'
+        )
     _apply_common_args(cfg, args)
     cfg.load_from = args.checkpoint
     scope = cfg.get('default_scope')
@@ -126,14 +141,12 @@ def apply_test_args(cfg: Config, args) -> Config:
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)) or '.', exist_ok=True)
         if scope == 'mmdet':
-            cfg.test_evaluator = _as_list(cfg.test_evaluator) + [
-                dict(type='DumpDetResults', out_file_path=args.out)]
+            cfg.test_evaluator = _as_list(cfg.test_evaluator) + [dict(type='DumpDetResults', out_file_path=args.out)]
         elif scope == 'mmseg':
             # mmseg's IoUMetric writes one PNG mask per image into output_dir and still evaluates.
             cfg.test_evaluator.output_dir = args.out
         else:
-            cfg.test_evaluator = _as_list(cfg.test_evaluator) + [
-                dict(type='DumpResults', out_file_path=args.out)]
+            cfg.test_evaluator = _as_list(cfg.test_evaluator) + [dict(type='DumpResults', out_file_path=args.out)]
     return setup_distributed(cfg)
 
 
@@ -157,7 +170,7 @@ def _rebase(value: Any, old_root: str, new_root: str, changed: List[int], seen: 
         return tuple(_rebase(v, old_root, new_root, changed, seen) for v in value)
     if isinstance(value, str) and old_root and value.startswith(old_root):
         changed[0] += 1
-        return new_root + value[len(old_root):]
+        return new_root + value[len(old_root) :]
     return value
 
 

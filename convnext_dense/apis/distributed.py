@@ -18,6 +18,7 @@ which wraps the model without ``device_ids`` and replaces every SyncBN layer wit
 over gloo, with gradients), so a CPU run keeps the semantics of the GPU recipe. With CUDA nothing
 changes: mmengine's own path (NCCL, ``torch.nn.SyncBatchNorm``).
 """
+
 import datetime
 import logging
 import os
@@ -32,8 +33,13 @@ from mmengine.registry import MODEL_WRAPPERS
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-__all__ = ['CPUDistributedDataParallel', 'CPUSyncBatchNorm', 'convert_to_cpu_sync_batchnorm',
-           'init_cpu_process_group', 'setup_distributed']
+__all__ = [
+    'CPUDistributedDataParallel',
+    'CPUSyncBatchNorm',
+    'convert_to_cpu_sync_batchnorm',
+    'init_cpu_process_group',
+    'setup_distributed',
+]
 
 _DDP_TYPES = ('MMDistributedDataParallel', 'CPUDistributedDataParallel')
 
@@ -62,22 +68,31 @@ def setup_distributed(cfg):
     env_cfg = cfg.setdefault('env_cfg', {})
     dist_cfg = env_cfg.setdefault('dist_cfg', {})
     if dist_cfg.get('backend', 'nccl') != 'gloo':
-        print_log(f'no CUDA device is visible: the {launcher!r} launcher uses the gloo backend instead of '
-                  f'{dist_cfg.get("backend", "nccl")!r}', logger='current', level=logging.INFO)
+        print_log(
+            f'no CUDA device is visible: the {launcher!r} launcher uses the gloo backend instead of '
+            f'{dist_cfg.get("backend", "nccl")!r}',
+            logger='current',
+            level=logging.INFO,
+        )
     dist_cfg['backend'] = 'gloo'
     if not dist.is_initialized():
         init_cpu_process_group(launcher, dist_cfg)
 
     wrapper = cfg.get('model_wrapper_cfg')
     if wrapper is None:
-        cfg.model_wrapper_cfg = dict(type='CPUDistributedDataParallel', broadcast_buffers=False,
-                                     find_unused_parameters=cfg.get('find_unused_parameters', False))
+        cfg.model_wrapper_cfg = dict(
+            type='CPUDistributedDataParallel',
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False),
+        )
     elif wrapper.get('type', 'MMDistributedDataParallel') in _DDP_TYPES:
         wrapper['type'] = 'CPUDistributedDataParallel'
     else:
-        raise ValueError(f'model_wrapper_cfg.type={wrapper["type"]!r} has no CPU version; without a GPU '
-                         f'multi-process runs use DistributedDataParallel. Remove model_wrapper_cfg from the '
-                         f'config or run on GPUs.')
+        raise ValueError(
+            f'model_wrapper_cfg.type={wrapper["type"]!r} has no CPU version; without a GPU '
+            f'multi-process runs use DistributedDataParallel. Remove model_wrapper_cfg from the '
+            f'config or run on GPUs.'
+        )
     return cfg
 
 
@@ -102,12 +117,18 @@ def init_cpu_process_group(launcher, dist_cfg=None):
     if kwargs.get('timeout') is not None:
         kwargs['timeout'] = datetime.timedelta(seconds=kwargs['timeout'])
     if launcher == 'pytorch':
-        _require_env(['RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'], launcher,
-                     'start the processes with tools/dist_train.sh / tools/dist_test.sh (torchrun)')
+        _require_env(
+            ['RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'],
+            launcher,
+            'start the processes with tools/dist_train.sh / tools/dist_test.sh (torchrun)',
+        )
         os.environ.setdefault('LOCAL_RANK', os.environ['RANK'])
     elif launcher == 'slurm':
-        _require_env(['SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST'], launcher,
-                     'start the processes with srun (tools/slurm_train.sh / tools/slurm_test.sh)')
+        _require_env(
+            ['SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST'],
+            launcher,
+            'start the processes with srun (tools/slurm_train.sh / tools/slurm_test.sh)',
+        )
         if 'MASTER_ADDR' not in os.environ:
             node_list = os.environ['SLURM_NODELIST']
             os.environ['MASTER_ADDR'] = subprocess.getoutput(f'scontrol show hostname {node_list} | head -n1')
@@ -119,8 +140,11 @@ def init_cpu_process_group(launcher, dist_cfg=None):
         os.environ['RANK'] = os.environ['SLURM_PROCID']
         os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', os.environ['SLURM_PROCID'])
     elif launcher == 'mpi':
-        _require_env(['OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_SIZE', 'OMPI_COMM_WORLD_LOCAL_RANK', 'MASTER_ADDR'],
-                     launcher, 'start the processes with mpirun and export MASTER_ADDR')
+        _require_env(
+            ['OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_SIZE', 'OMPI_COMM_WORLD_LOCAL_RANK', 'MASTER_ADDR'],
+            launcher,
+            'start the processes with mpirun and export MASTER_ADDR',
+        )
         os.environ.setdefault('MASTER_PORT', '29500')
         os.environ['WORLD_SIZE'] = os.environ['OMPI_COMM_WORLD_SIZE']
         os.environ['RANK'] = os.environ['OMPI_COMM_WORLD_RANK']
@@ -133,8 +157,9 @@ def init_cpu_process_group(launcher, dist_cfg=None):
 def _require_env(names, launcher, fix):
     missing = [n for n in names if n not in os.environ]
     if missing:
-        raise RuntimeError(f'--launcher {launcher} needs the environment variables {missing}, which are not set; '
-                           f'{fix}.')
+        raise RuntimeError(
+            f'--launcher {launcher} needs the environment variables {missing}, which are not set; ' f'{fix}.'
+        )
 
 
 class CPUSyncBatchNorm(_BatchNorm):
@@ -150,8 +175,7 @@ class CPUSyncBatchNorm(_BatchNorm):
     subclass ``torch.nn.SyncBatchNorm``: DistributedDataParallel refuses those on CPU modules.
     """
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-                 process_group=None):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, process_group=None):
         super().__init__(num_features, eps, momentum, affine, track_running_stats)
         self.process_group = process_group
 
@@ -161,8 +185,13 @@ class CPUSyncBatchNorm(_BatchNorm):
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:  # noqa: A002 (torch's name)
         group = self.process_group or dist.group.WORLD
-        if not (self.training and input.device.type == 'cpu' and dist.is_available() and dist.is_initialized()
-                and dist.get_world_size(group) > 1):
+        if not (
+            self.training
+            and input.device.type == 'cpu'
+            and dist.is_available()
+            and dist.is_initialized()
+            and dist.get_world_size(group) > 1
+        ):
             return super().forward(input)
         self._check_input_dim(input)
         if input.size(1) == 0:
@@ -183,7 +212,7 @@ class CPUSyncBatchNorm(_BatchNorm):
         if self.track_running_stats and self.running_mean is not None:
             with torch.no_grad():
                 self.num_batches_tracked.add_(1)
-                factor = (1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum)
+                factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
                 total = float(n)
                 unbiased = var * (total / (total - 1)) if total > 1 else var
                 self.running_mean.mul_(1 - factor).add_(mean.detach(), alpha=factor)
@@ -195,6 +224,7 @@ def _sync_bn_types():
     types = [nn.SyncBatchNorm]
     try:
         from mmcv.ops import SyncBatchNorm as MMCVSyncBatchNorm
+
         types.append(MMCVSyncBatchNorm)
     except ImportError:  # mmcv without ops: no MMSyncBN layers can exist
         pass
@@ -213,8 +243,14 @@ def convert_to_cpu_sync_batchnorm(module: nn.Module):
         tuple[nn.Module, int]: the model and the number of layers replaced.
     """
     if isinstance(module, _sync_bn_types()):
-        new = CPUSyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
-                               module.track_running_stats, process_group=getattr(module, 'process_group', None))
+        new = CPUSyncBatchNorm(
+            module.num_features,
+            module.eps,
+            module.momentum,
+            module.affine,
+            module.track_running_stats,
+            process_group=getattr(module, 'process_group', None),
+        )
         new.load_state_dict(module.state_dict())
         if module.affine:
             new.weight.requires_grad_(module.weight.requires_grad)
@@ -241,7 +277,11 @@ class CPUDistributedDataParallel(MMDistributedDataParallel):
     def __init__(self, module, device_ids=None, **kwargs):
         module, converted = convert_to_cpu_sync_batchnorm(module)
         if converted:
-            print_log(f'{converted} SyncBN layers: torch.nn.SyncBatchNorm only synchronises CUDA tensors, so '
-                      f'on the CPU they are CPUSyncBatchNorm (the same global-batch statistics, all-reduced over '
-                      f'gloo; same weights and buffers)', logger='current', level=logging.INFO)
+            print_log(
+                f'{converted} SyncBN layers: torch.nn.SyncBatchNorm only synchronises CUDA tensors, so '
+                f'on the CPU they are CPUSyncBatchNorm (the same global-batch statistics, all-reduced over '
+                f'gloo; same weights and buffers)',
+                logger='current',
+                level=logging.INFO,
+            )
         super().__init__(module=module, device_ids=None, **kwargs)

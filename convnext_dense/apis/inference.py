@@ -1,4 +1,5 @@
 """Inference on user images with mmdet's ``DetInferencer`` or mmseg's ``MMSegInferencer``, saved as PNG."""
+
 import json
 import os
 import os.path as osp
@@ -23,8 +24,9 @@ def list_images(inputs: str) -> List[str]:
     return [inputs]
 
 
-def run_inference(cfg: Config, checkpoint: str, inputs: str, out_dir: str, score_thr: float = 0.3,
-                  device: str = 'cpu') -> List[str]:
+def run_inference(
+    cfg: Config, checkpoint: str, inputs: str, out_dir: str, score_thr: float = 0.3, device: str = 'cpu'
+) -> List[str]:
     """Predict every image of ``inputs``; write PNG drawings (and raw predictions) to ``out_dir``."""
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
@@ -34,17 +36,20 @@ def run_inference(cfg: Config, checkpoint: str, inputs: str, out_dir: str, score
     written = []
     if scope == 'mmdet':
         from mmdet.apis import DetInferencer
+
         inferencer = DetInferencer(model=cfg, weights=checkpoint, device=device, show_progress=False)
         os.makedirs(osp.join(out_dir, 'preds'), exist_ok=True)
         for path in images:
-            result = inferencer(path, return_vis=True, no_save_vis=True, pred_score_thr=score_thr,
-                                return_datasamples=False)
+            result = inferencer(
+                path, return_vis=True, no_save_vis=True, pred_score_thr=score_thr, return_datasamples=False
+            )
             name = osp.splitext(osp.basename(path))[0]
             written.append(_save_rgb(result['visualization'][0], osp.join(out_dir, f'{name}.png')))
             with open(osp.join(out_dir, 'preds', f'{name}.json'), 'w') as f:
                 json.dump(result['predictions'][0], f)
     elif scope == 'mmseg':
         from mmseg.apis import MMSegInferencer
+
         inferencer = MMSegInferencer(model=cfg, weights=checkpoint, device=device)
         os.makedirs(osp.join(out_dir, 'masks'), exist_ok=True)
         for path in images:
@@ -54,8 +59,10 @@ def run_inference(cfg: Config, checkpoint: str, inputs: str, out_dir: str, score
             mask = np.asarray(_single(result['predictions']), dtype=np.uint8)
             mmcv.imwrite(mask, osp.join(out_dir, 'masks', f'{name}.png'))
     else:
-        raise ValueError(f"tools/infer.py draws detection (default_scope='mmdet') and segmentation ('mmseg') "
-                         f'predictions; this config has default_scope={scope!r}')
+        raise ValueError(
+            f"tools/infer.py draws detection (default_scope='mmdet') and segmentation ('mmseg') "
+            f'predictions; this config has default_scope={scope!r}'
+        )
     return written
 
 

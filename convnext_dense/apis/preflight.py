@@ -23,6 +23,7 @@ first and names the file, key or value and the fix:
 
 The mistakes and their messages are listed in ``docs/errors.md``.
 """
+
 import difflib
 import importlib
 import inspect
@@ -43,32 +44,63 @@ TRACEBACK_ENV = 'CONVNEXT_DENSE_TRACEBACK'
 
 # How to get each task's data, and the CPU demo that runs without it.
 _DATA_HINTS = {
-    'mmdet': ('COCO 2017 goes in data/coco/annotations/instances_train2017.json, data/coco/annotations/'
-              'instances_val2017.json, data/coco/train2017/ and data/coco/val2017/ '
-              '(https://cocodataset.org/#download); or point the config at your copy: '
-              '--cfg-options data_root=/path/to/coco/'),
-    'mmseg': ('ADE20K goes in data/ade/ADEChallengeData2016/images/{training,validation}/*.jpg and '
-              'data/ade/ADEChallengeData2016/annotations/{training,validation}/*.png (unzip ADEChallengeData2016.zip '
-              'from http://sceneparsing.csail.mit.edu under data/ade/); or point the config at your copy: '
-              '--cfg-options data_root=/path/to/ADEChallengeData2016'),
-    'mmengine': ('ImageNet goes in data/imagenet/train/<class>/*.JPEG and data/imagenet/val/<class>/*.JPEG (one '
-                 'folder per class, val sorted into class folders too); or point the config at your copy: '
-                 '--cfg-options data_root=/path/to/imagenet'),
+    'mmdet': (
+        'COCO 2017 goes in data/coco/annotations/instances_train2017.json, data/coco/annotations/'
+        'instances_val2017.json, data/coco/train2017/ and data/coco/val2017/ '
+        '(https://cocodataset.org/#download); or point the config at your copy: '
+        '--cfg-options data_root=/path/to/coco/'
+    ),
+    'mmseg': (
+        'ADE20K goes in data/ade/ADEChallengeData2016/images/{training,validation}/*.jpg and '
+        'data/ade/ADEChallengeData2016/annotations/{training,validation}/*.png (unzip ADEChallengeData2016.zip '
+        'from http://sceneparsing.csail.mit.edu under data/ade/); or point the config at your copy: '
+        '--cfg-options data_root=/path/to/ADEChallengeData2016'
+    ),
+    'mmengine': (
+        'ImageNet goes in data/imagenet/train/<class>/*.JPEG and data/imagenet/val/<class>/*.JPEG (one '
+        'folder per class, val sorted into class folders too); or point the config at your copy: '
+        '--cfg-options data_root=/path/to/imagenet'
+    ),
 }
-_DEMO_DATA = {'mmdet': 'python tools/make_demo_data.py coco --out data/synthetic_coco',
-              'mmseg': 'python tools/make_demo_data.py ade --out data/synthetic_ade',
-              'mmengine': 'python tools/make_demo_data.py cls --out data/synthetic_cls'}
-_DEMOS = {'mmdet': ('make demo', 'Cascade Mask R-CNN on synthetic COCO-format data, about 10 minutes'),
-          'mmseg': ('make demo-seg', 'UperNet on synthetic ADE20K-format data, about 6 minutes'),
-          'mmengine': ('make demo-cls', 'classification on a synthetic image folder, about 3 minutes')}
+_DEMO_DATA = {
+    'mmdet': 'python tools/make_demo_data.py coco --out data/synthetic_coco',
+    'mmseg': 'python tools/make_demo_data.py ade --out data/synthetic_ade',
+    'mmengine': 'python tools/make_demo_data.py cls --out data/synthetic_cls',
+}
+_DEMOS = {
+    'mmdet': ('make demo', 'Cascade Mask R-CNN on synthetic COCO-format data, about 10 minutes'),
+    'mmseg': ('make demo-seg', 'UperNet on synthetic ADE20K-format data, about 6 minutes'),
+    'mmengine': ('make demo-cls', 'classification on a synthetic image folder, about 3 minutes'),
+}
 
 # Keys of dicts without a ``type`` that mmengine (or a constructor) reads: new keys are checked against
 # them. The loops and dataloaders are added from their signatures in _implied_keys.
-_PARAMWISE_KEYS = {'custom_keys', 'bias_lr_mult', 'bias_decay_mult', 'norm_decay_mult', 'dwconv_decay_mult',
-                   'flat_decay_mult', 'dcn_offset_lr_mult', 'bypass_duplicate', 'decay_rate', 'decay_type',
-                   'num_layers'}
-_TOP_LEVEL_EXTRA = {'data_root', 'tta_model', 'tta_pipeline', 'custom_imports', 'default_scope', 'work_dir',
-                    'launcher', 'auto_scale_lr', 'model_wrapper_cfg', 'compile', 'backend_args'}
+_PARAMWISE_KEYS = {
+    'custom_keys',
+    'bias_lr_mult',
+    'bias_decay_mult',
+    'norm_decay_mult',
+    'dwconv_decay_mult',
+    'flat_decay_mult',
+    'dcn_offset_lr_mult',
+    'bypass_duplicate',
+    'decay_rate',
+    'decay_type',
+    'num_layers',
+}
+_TOP_LEVEL_EXTRA = {
+    'data_root',
+    'tta_model',
+    'tta_pipeline',
+    'custom_imports',
+    'default_scope',
+    'work_dir',
+    'launcher',
+    'auto_scale_lr',
+    'model_wrapper_cfg',
+    'compile',
+    'backend_args',
+}
 _FIXED_KEYS = {
     'env_cfg': {'cudnn_benchmark', 'mp_cfg', 'dist_cfg', 'resource_limit'},
     'randomness': {'seed', 'deterministic', 'diff_rank_seed'},
@@ -132,17 +164,23 @@ def _check_one_key(cfg, full_key: str, value: Any, scope: Optional[str]) -> None
         shown = '.'.join(path) or '(top level)'
         if isinstance(node, (list, tuple)):
             if not part.isdigit():
-                raise ValueError(f'--cfg-options {full_key}={value!r}: {shown} is a list of {len(node)} items; '
-                                 f'name an item by its index, e.g. {".".join(path + ["0"] + parts[i:])}.')
+                raise ValueError(
+                    f'--cfg-options {full_key}={value!r}: {shown} is a list of {len(node)} items; '
+                    f'name an item by its index, e.g. {".".join(path + ["0"] + parts[i:])}.'
+                )
             if int(part) >= len(node):
-                raise ValueError(f'--cfg-options {full_key}={value!r}: {shown} has only {len(node)} items '
-                                 f'(indices 0..{len(node) - 1}).')
+                raise ValueError(
+                    f'--cfg-options {full_key}={value!r}: {shown} has only {len(node)} items '
+                    f'(indices 0..{len(node) - 1}).'
+                )
             node = node[int(part)]
             path.append(part)
             continue
         if not isinstance(node, dict):
-            raise ValueError(f'--cfg-options {full_key}={value!r}: {shown} is {node!r} (a {type(node).__name__}), '
-                             f'not a dict, so it has no key {part!r}. Set {shown} as a whole instead.')
+            raise ValueError(
+                f'--cfg-options {full_key}={value!r}: {shown} is {node!r} (a {type(node).__name__}), '
+                f'not a dict, so it has no key {part!r}. Set {shown} as a whole instead.'
+            )
         if part in node:
             node = node[part]
             path.append(part)
@@ -154,13 +192,14 @@ def _check_one_key(cfg, full_key: str, value: Any, scope: Optional[str]) -> None
         close = _closest(part, candidates)
         where = (f'under {shown}' + (f' ({owner})' if owner else '')) if path else 'at the top level'
         if close:
-            hint = 'Did you mean ' + ' or '.join('.'.join(path + [c] + parts[i + 1:]) for c in close) + '?'
+            hint = 'Did you mean ' + ' or '.join('.'.join(path + [c] + parts[i + 1 :]) for c in close) + '?'
         else:
             hint = f'The keys there are: {", ".join(candidates[:25])}{" ..." if len(candidates) > 25 else ""}.'
         raise ValueError(
             f'--cfg-options {full_key}={value!r}: the config has no key {part!r} {where}, and mmengine would add it '
             f'without a word while nothing reads it. {hint} To add a new key on purpose, write '
-            f'+{full_key}={value!r}.')
+            f'+{full_key}={value!r}.'
+        )
 
 
 def _closest(word: str, candidates: Sequence[str]) -> List[str]:
@@ -177,18 +216,23 @@ def _implied_keys(node: dict, path: List[str], scope: Optional[str]) -> Tuple[Op
             return None, ''
         accepted = _accepted_args(obj)
         return (None if accepted is None else accepted | {'type', '_delete_', '_scope_'}), getattr(
-            obj, '__name__', str(node['type']))
+            obj, '__name__', str(node['type'])
+        )
     name = path[-1] if path else ''
     if not path:
         from mmengine.runner import Runner
+
         return _accepted_args(Runner) | _TOP_LEVEL_EXTRA, ''
     if len(path) == 1 and name in ('train_cfg', 'val_cfg', 'test_cfg'):
         from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop, TestLoop, ValLoop
+
         loop = {'val_cfg': ValLoop, 'test_cfg': TestLoop}.get(
-            name, EpochBasedTrainLoop if node.get('by_epoch', 'max_epochs' in node) else IterBasedTrainLoop)
+            name, EpochBasedTrainLoop if node.get('by_epoch', 'max_epochs' in node) else IterBasedTrainLoop
+        )
         return (_accepted_args(loop) or set()) | {'by_epoch', 'type'}, loop.__name__
     if len(path) == 1 and name.endswith('_dataloader'):
         from torch.utils.data import DataLoader
+
         return _accepted_args(DataLoader) | {'sampler', 'batch_sampler', 'collate_fn', 'dataset'}, 'DataLoader'
     if name == 'paramwise_cfg':
         return set(_PARAMWISE_KEYS), 'optimizer constructor options'
@@ -201,6 +245,7 @@ def _resolve_type(type_: Any, scope: Optional[str]) -> Any:
     if not isinstance(type_, str):
         return type_ if callable(type_) else None
     from mmengine.registry import Registry
+
     if '.' in type_:
         scope, type_ = type_.split('.', 1)
     for name in dict.fromkeys([scope or 'mmengine', 'mmengine']):
@@ -222,8 +267,11 @@ def _resolve_type(type_: Any, scope: Optional[str]) -> Any:
 def _accepted_args(obj: Any) -> Optional[Set[str]]:
     """Keyword arguments a class (following ``**kwargs`` up its bases) or function takes; None if open."""
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    functions = ([k.__dict__['__init__'] for k in obj.__mro__ if '__init__' in k.__dict__ and k is not object]
-                 if inspect.isclass(obj) else [obj])
+    functions = (
+        [k.__dict__['__init__'] for k in obj.__mro__ if '__init__' in k.__dict__ and k is not object]
+        if inspect.isclass(obj)
+        else [obj]
+    )
     names: Set[str] = set()
     for function in functions:
         try:
@@ -271,8 +319,10 @@ def preflight(cfg, config_path: str, mode: str = 'train') -> List[str]:
     if problems:
         demo, what = _DEMOS.get(scope, _DEMOS['mmdet'])
         topics = sorted({topic for topic, _ in problems}, key=[t for t, _ in problems].index)
-        lines = [f'{config_path} cannot {mode} here: {len(problems)} problem{"s" if len(problems) > 1 else ""} '
-                 f'({", ".join(topics)}).']
+        lines = [
+            f'{config_path} cannot {mode} here: {len(problems)} problem{"s" if len(problems) > 1 else ""} '
+            f'({", ".join(topics)}).'
+        ]
         lines += [f'  {topic}: {text}' for topic, text in problems]
         lines += [f'  (note) {note}' for note in notes if note.startswith('weights:')]
         lines.append(f'To see the whole pipeline run on this machine first: `{demo}` ({what}, CPU, no downloads).')
@@ -343,16 +393,25 @@ def _check_data(cfg, mode: str, scope: str, demo: bool = False) -> List[Tuple[st
         evaluators = cfg.get(f'{section}_evaluator')
         for ev in evaluators if isinstance(evaluators, (list, tuple)) else [evaluators]:
             ann = ev.get('ann_file') if isinstance(ev, dict) else None
-            if isinstance(ann, str) and ann and not _is_remote(ann) and not osp.isfile(ann) and ann not in missing \
-                    and not _under(ann, missing):
+            if (
+                isinstance(ann, str)
+                and ann
+                and not _is_remote(ann)
+                and not osp.isfile(ann)
+                and ann not in missing
+                and not _under(ann, missing)
+            ):
                 missing[ann] = f'{section}_evaluator.ann_file'
     if not missing:
         return []
     listed = '; '.join(f'{path} ({key})' for path, key in list(missing.items())[:6])
     more = f' and {len(missing) - 6} more' if len(missing) > 6 else ''
-    hint = (f'The demo data are made by `{_DEMO_DATA.get(scope, _DEMO_DATA["mmdet"])}` (the make targets run it); '
-            f'or point the config at them: --cfg-options data_root=PATH' if demo
-            else _DATA_HINTS.get(scope, _DATA_HINTS['mmdet']))
+    hint = (
+        f'The demo data are made by `{_DEMO_DATA.get(scope, _DEMO_DATA["mmdet"])}` (the make targets run it); '
+        f'or point the config at them: --cfg-options data_root=PATH'
+        if demo
+        else _DATA_HINTS.get(scope, _DATA_HINTS['mmdet'])
+    )
     return [('data', f'not found: {listed}{more}. {hint}.')]
 
 
@@ -381,53 +440,83 @@ def _check_weights(cfg, config_path: str) -> Tuple[List[Tuple[str, str]], List[s
         if _is_remote(ckpt):
             if not _url_is_cached(ckpt):
                 from ..models.weights import cached_path
-                notes.append(f'weights: {ckpt} ({key}.checkpoint) is not downloaded yet: it downloads on first use '
-                             f'when online, into {cached_path(ckpt)}; offline, fetch it on a machine that is online '
-                             f'with `python tools/download_weights.py {config_path}` and copy it there, or point '
-                             f'the config at a file you have: --cfg-options {key}.checkpoint=PATH.')
+
+                notes.append(
+                    f'weights: {ckpt} ({key}.checkpoint) is not downloaded yet: it downloads on first use '
+                    f'when online, into {cached_path(ckpt)}; offline, fetch it on a machine that is online '
+                    f'with `python tools/download_weights.py {config_path}` and copy it there, or point '
+                    f'the config at a file you have: --cfg-options {key}.checkpoint=PATH.'
+                )
         elif not osp.isfile(ckpt):
-            problems.append((
-                'weights',
-                f'the ImageNet weights {ckpt} ({key}.checkpoint) do not exist. Get them with `python '
-                f'tools/download_weights.py {config_path}` (with a release URL as {key}.checkpoint they also '
-                f'download on first use when online), or point the config at a file you have: --cfg-options '
-                f'{key}.checkpoint=PATH (official, timm, mmpretrain or this project\'s checkpoints), or train from '
-                f'random weights: --cfg-options {key}=None.'))
+            problems.append(
+                (
+                    'weights',
+                    f'the ImageNet weights {ckpt} ({key}.checkpoint) do not exist. Get them with `python '
+                    f'tools/download_weights.py {config_path}` (with a release URL as {key}.checkpoint they also '
+                    f'download on first use when online), or point the config at a file you have: --cfg-options '
+                    f"{key}.checkpoint=PATH (official, timm, mmpretrain or this project's checkpoints), or train from "
+                    f'random weights: --cfg-options {key}=None.',
+                )
+            )
     load_from = cfg.get('load_from')
     if isinstance(load_from, str) and not _is_remote(load_from) and not osp.isfile(load_from):
-        problems.append(('weights', f'load_from={load_from!r} does not exist: give the path of a checkpoint of this '
-                                    f'model (--cfg-options load_from=PATH) or drop it (load_from=None).'))
+        problems.append(
+            (
+                'weights',
+                f'load_from={load_from!r} does not exist: give the path of a checkpoint of this '
+                f'model (--cfg-options load_from=PATH) or drop it (load_from=None).',
+            )
+        )
     return problems, notes
 
 
 def _url_is_cached(url: str) -> bool:
     """Whether torch hub's cache (where :mod:`convnext_dense.models.weights` downloads to) holds ``url``."""
     from ..models.weights import cached_path
+
     return osp.isfile(cached_path(url))
 
 
 def _check_device(cfg) -> Tuple[List[Tuple[str, str]], List[str]]:
     import torch
+
     problems, notes = [], []
     wrapper = cfg.get('optim_wrapper')
-    if isinstance(wrapper, dict) and str(wrapper.get('type', '')).split('.')[-1] == 'AmpOptimWrapper' \
-            and not torch.cuda.is_available():
-        problems.append((
-            'device', "optim_wrapper.type='AmpOptimWrapper' (mixed precision, as the paper's configs are released) "
-                      "needs a CUDA GPU and none is visible. Train in fp32 with --cfg-options "
-                      "optim_wrapper.type=OptimWrapper (slow: the paper's configs are sized for 8 GPUs), or use a "
-                      "demo config (configs/*/demo/) made for the CPU."))
+    if (
+        isinstance(wrapper, dict)
+        and str(wrapper.get('type', '')).split('.')[-1] == 'AmpOptimWrapper'
+        and not torch.cuda.is_available()
+    ):
+        problems.append(
+            (
+                'device',
+                "optim_wrapper.type='AmpOptimWrapper' (mixed precision, as the paper's configs are released) "
+                'needs a CUDA GPU and none is visible. Train in fp32 with --cfg-options '
+                "optim_wrapper.type=OptimWrapper (slow: the paper's configs are sized for 8 GPUs), or use a "
+                'demo config (configs/*/demo/) made for the CPU.',
+            )
+        )
     if cfg.get('launcher', 'none') == 'none':
         total = _train_batch(cfg)
         scale = cfg.get('auto_scale_lr')
-        if total and isinstance(scale, dict) and scale.get('base_batch_size') and not scale.get('enable', False) \
-                and scale['base_batch_size'] != total:
-            sync_bn = ' SyncBN layers become BatchNorm in a single process (mmengine reverts them).' \
-                if 'SyncBN' in str(cfg.get('model')) else ''
-            notes.append(f'the learning rate of this config is set for a total batch of {scale["base_batch_size"]} '
-                         f'images (auto_scale_lr.base_batch_size, e.g. 8 GPUs); this single process trains on '
-                         f'{total}. Add --cfg-options auto_scale_lr.enable=True to scale the lr linearly, or '
-                         f'launch on the GPUs with tools/dist_train.sh.{sync_bn}')
+        if (
+            total
+            and isinstance(scale, dict)
+            and scale.get('base_batch_size')
+            and not scale.get('enable', False)
+            and scale['base_batch_size'] != total
+        ):
+            sync_bn = (
+                ' SyncBN layers become BatchNorm in a single process (mmengine reverts them).'
+                if 'SyncBN' in str(cfg.get('model'))
+                else ''
+            )
+            notes.append(
+                f'the learning rate of this config is set for a total batch of {scale["base_batch_size"]} '
+                f'images (auto_scale_lr.base_batch_size, e.g. 8 GPUs); this single process trains on '
+                f'{total}. Add --cfg-options auto_scale_lr.enable=True to scale the lr linearly, or '
+                f'launch on the GPUs with tools/dist_train.sh.{sync_bn}'
+            )
     return problems, notes
 
 
@@ -442,12 +531,18 @@ def _check_backbone(cfg) -> List[Tuple[str, str]]:
     if not isinstance(backbone, dict) or str(backbone.get('type', '')).split('.')[-1] != 'ConvNeXt':
         return []
     from ..models.convnext import ARCH_SETTINGS, resolve_arch
+
     arch = backbone.get('arch', 'tiny')
     if isinstance(arch, str) and arch not in ARCH_SETTINGS:
         close = difflib.get_close_matches(arch, list(ARCH_SETTINGS), n=1, cutoff=0.5)
         hint = f'Did you mean {close[0]!r}? ' if close else ''
-        return [('model', f'model.backbone.arch={arch!r} is not a ConvNeXt size. {hint}The sizes are '
-                          f'{", ".join(ARCH_SETTINGS)}, or a dict(depths=[...], dims=[...]).')]
+        return [
+            (
+                'model',
+                f'model.backbone.arch={arch!r} is not a ConvNeXt size. {hint}The sizes are '
+                f'{", ".join(ARCH_SETTINGS)}, or a dict(depths=[...], dims=[...]).',
+            )
+        ]
     try:
         dims = resolve_arch(arch)['dims']
     except (TypeError, ValueError) as e:
@@ -459,24 +554,36 @@ def _check_backbone(cfg) -> List[Tuple[str, str]]:
     problems = []
     name = arch if isinstance(arch, str) else 'custom'
     neck = model.get('neck')
-    for key, part in (('model.neck', neck if isinstance(neck, dict) else None),
-                      ('model.decode_head', model.get('decode_head')), ('model.auxiliary_head',
-                                                                        model.get('auxiliary_head'))):
+    for key, part in (
+        ('model.neck', neck if isinstance(neck, dict) else None),
+        ('model.decode_head', model.get('decode_head')),
+        ('model.auxiliary_head', model.get('auxiliary_head')),
+    ):
         if not isinstance(part, dict) or 'in_channels' not in part:
             continue
         index = part.get('in_index', list(range(len(outs))) if key == 'model.neck' else None)
         try:
-            want = ([outs[j] for j in index] if isinstance(index, (list, tuple))
-                    else outs[index] if isinstance(index, int) else None)
+            want = (
+                [outs[j] for j in index]
+                if isinstance(index, (list, tuple))
+                else outs[index]
+                if isinstance(index, int)
+                else None
+            )
         except IndexError:
             continue
         have = part['in_channels']
         have = list(have) if isinstance(have, (list, tuple)) else have
         if want is not None and have != want:
             shown = str(want).replace(' ', '')
-            problems.append(('model', f'{key}.in_channels={have} but ConvNeXt arch {name!r} gives {want} there: '
-                                      f'use the config written for this size, or --cfg-options '
-                                      f'{key}.in_channels={shown}.'))
+            problems.append(
+                (
+                    'model',
+                    f'{key}.in_channels={have} but ConvNeXt arch {name!r} gives {want} there: '
+                    f'use the config written for this size, or --cfg-options '
+                    f'{key}.in_channels={shown}.',
+                )
+            )
     return problems
 
 
@@ -498,10 +605,14 @@ def _dataset_classes(ds: dict, scope: str) -> Optional[Tuple[str, ...]]:
 
 def _heads(model: dict) -> Iterator[Tuple[str, dict]]:
     roi = model.get('roi_head') if isinstance(model.get('roi_head'), dict) else {}
-    for key, part in (('model.roi_head.bbox_head', roi.get('bbox_head')), ('model.roi_head.mask_head',
-                                                                             roi.get('mask_head')),
-                      ('model.bbox_head', model.get('bbox_head')), ('model.decode_head', model.get('decode_head')),
-                      ('model.auxiliary_head', model.get('auxiliary_head')), ('model', model)):
+    for key, part in (
+        ('model.roi_head.bbox_head', roi.get('bbox_head')),
+        ('model.roi_head.mask_head', roi.get('mask_head')),
+        ('model.bbox_head', model.get('bbox_head')),
+        ('model.decode_head', model.get('decode_head')),
+        ('model.auxiliary_head', model.get('auxiliary_head')),
+        ('model', model),
+    ):
         for i, head in enumerate(part if isinstance(part, (list, tuple)) else [part]):
             if isinstance(head, dict) and isinstance(head.get('num_classes'), int):
                 yield (f'{key}.{i}' if isinstance(part, (list, tuple)) else key), head
@@ -523,9 +634,14 @@ def _check_num_classes(cfg, mode: str, scope: str) -> List[Tuple[str, str]]:
         return []
     keys = ', '.join(f'{key}.num_classes={n}' for key, n in wrong)
     fix = ' '.join(f'{key}.num_classes={len(classes)}' for key, _ in wrong)
-    return [('classes', f'{keys}, but the {"training" if mode == "train" else "test"} dataset has {len(classes)} '
-                        f'classes ({shorten(classes)}). Set every head to the dataset: --cfg-options {fix} (or give '
-                        f'the dataset metainfo=dict(classes=(...)) that matches the data).')]
+    return [
+        (
+            'classes',
+            f'{keys}, but the {"training" if mode == "train" else "test"} dataset has {len(classes)} '
+            f'classes ({shorten(classes)}). Set every head to the dataset: --cfg-options {fix} (or give '
+            f'the dataset metainfo=dict(classes=(...)) that matches the data).',
+        )
+    ]
 
 
 def _check_work_dir(cfg) -> List[Tuple[str, str]]:
@@ -540,12 +656,22 @@ def _check_work_dir(cfg) -> List[Tuple[str, str]]:
             break
         probe = parent
     if not osp.isdir(probe):
-        return [('work_dir', f'work_dir {work_dir!r} cannot be created: {probe} is a file, not a folder. Choose '
-                             f'another with --work-dir PATH.')]
+        return [
+            (
+                'work_dir',
+                f'work_dir {work_dir!r} cannot be created: {probe} is a file, not a folder. Choose '
+                f'another with --work-dir PATH.',
+            )
+        ]
     if not os.access(probe, os.W_OK | os.X_OK):
         which = 'it' if probe == path else f'its parent {probe}'
-        return [('work_dir', f'work_dir {work_dir!r} is not writable ({which} does not allow writing for this '
-                             f'user): logs and checkpoints go there. Choose another with --work-dir PATH.')]
+        return [
+            (
+                'work_dir',
+                f'work_dir {work_dir!r} is not writable ({which} does not allow writing for this '
+                f'user): logs and checkpoints go there. Choose another with --work-dir PATH.',
+            )
+        ]
     return []
 
 
@@ -564,8 +690,9 @@ def user_error_message(exc: BaseException) -> Optional[str]:
     while node is not None and id(node) not in seen:
         seen.add(id(node))
         chain.append(node)
-        node = node.__cause__ if node.__cause__ is not None else (
-            None if node.__suppress_context__ else node.__context__)
+        node = (
+            node.__cause__ if node.__cause__ is not None else (None if node.__suppress_context__ else node.__context__)
+        )
     for candidate in reversed(chain):  # the innermost of ours: the check that found the mistake
         if not isinstance(candidate, (ValueError, OSError, RuntimeError)):
             continue
@@ -594,7 +721,7 @@ def _worker_error(text: str) -> Optional[str]:
     frames = list(re.finditer(r'File "([^"]+)", line \d+, in [^\n]*\n', text))
     if not frames or not _is_ours(frames[-1].group(1)):
         return None
-    rest = text[frames[-1].end():]
+    rest = text[frames[-1].end() :]
     found = re.search(rf'^{match.group(1)}: (.*)', rest, flags=re.M | re.S)
     return found.group(1).strip() if found else None
 

@@ -23,6 +23,7 @@ each sample's label (values, channels, size against its image) the first time a 
 it, raising errors that name the file, the value and the fix. :class:`SyntheticADE20KDataset` is
 the same for the demo data of :mod:`convnext_dense.datasets.synthetic.ade`.
 """
+
 import io
 import os.path as osp
 from typing import List, Optional
@@ -50,8 +51,14 @@ def image_size(path: str, backend_args: Optional[dict] = None) -> tuple:
     return h, w
 
 
-def check_seg_sample(img_path: str, seg_map_path: str, num_classes: int, reduce_zero_label: bool,
-                     ignore_index: int = IGNORE_INDEX, backend_args: Optional[dict] = None) -> None:
+def check_seg_sample(
+    img_path: str,
+    seg_map_path: str,
+    num_classes: int,
+    reduce_zero_label: bool,
+    ignore_index: int = IGNORE_INDEX,
+    backend_args: Optional[dict] = None,
+) -> None:
     """Check one label PNG against its image and the dataset's classes.
 
     The label is decoded exactly as mmseg's ``LoadAnnotations`` does (pillow, unchanged), before its
@@ -69,25 +76,39 @@ def check_seg_sample(img_path: str, seg_map_path: str, num_classes: int, reduce_
     Raises:
         ValueError: a colour or multi-channel label, a value outside the classes, or a size mismatch.
     """
-    seg = _decode(seg_map_path, 'label', lambda: mmcv.imfrombytes(
-        fileio.get(seg_map_path, backend_args=backend_args), flag='unchanged', backend='pillow'))
+    seg = _decode(
+        seg_map_path,
+        'label',
+        lambda: mmcv.imfrombytes(
+            fileio.get(seg_map_path, backend_args=backend_args), flag='unchanged', backend='pillow'
+        ),
+    )
     seg = seg.squeeze() if seg.ndim == 3 and seg.shape[-1] == 1 else seg
     if seg.ndim != 2:
-        raise ValueError(f'label {seg_map_path!r} has shape {seg.shape}: a label must be a one-channel PNG of '
-                         f'class indices (mode L or P), not a colour rendering. Convert it to indices first.')
+        raise ValueError(
+            f'label {seg_map_path!r} has shape {seg.shape}: a label must be a one-channel PNG of '
+            f'class indices (mode L or P), not a colour rendering. Convert it to indices first.'
+        )
     valid_max = num_classes if reduce_zero_label else num_classes - 1
     values = np.unique(seg)
     bad = values[(values > valid_max) & (values != ignore_index)]
     if bad.size:
-        convention = (f'0 = other (ignored) and 1..{num_classes} = the classes (reduce_zero_label=True)'
-                      if reduce_zero_label else f'0..{num_classes - 1} = the classes')
-        raise ValueError(f'label {seg_map_path!r} holds value(s) {bad.tolist()[:10]} outside the {num_classes} '
-                         f'classes of this dataset: valid values are {convention}, and {ignore_index} = ignore. '
-                         f'Fix the file, or set the dataset metainfo / num_classes of the heads to match the data.')
+        convention = (
+            f'0 = other (ignored) and 1..{num_classes} = the classes (reduce_zero_label=True)'
+            if reduce_zero_label
+            else f'0..{num_classes - 1} = the classes'
+        )
+        raise ValueError(
+            f'label {seg_map_path!r} holds value(s) {bad.tolist()[:10]} outside the {num_classes} '
+            f'classes of this dataset: valid values are {convention}, and {ignore_index} = ignore. '
+            f'Fix the file, or set the dataset metainfo / num_classes of the heads to match the data.'
+        )
     img_hw = _decode(img_path, 'image', lambda: image_size(img_path, backend_args))
     if tuple(seg.shape) != tuple(img_hw):
-        raise ValueError(f'label {seg_map_path!r} is {seg.shape[0]}x{seg.shape[1]} (HxW) but its image {img_path!r} '
-                         f'is {img_hw[0]}x{img_hw[1]}: a label must have its image\'s size, pixel for pixel.')
+        raise ValueError(
+            f'label {seg_map_path!r} is {seg.shape[0]}x{seg.shape[1]} (HxW) but its image {img_path!r} '
+            f"is {img_hw[0]}x{img_hw[1]}: a label must have its image's size, pixel for pixel."
+        )
 
 
 def _decode(path: str, kind: str, read):
@@ -95,14 +116,20 @@ def _decode(path: str, kind: str, read):
     try:
         result = read()
     except FileNotFoundError as e:
-        raise FileNotFoundError(f'{kind} {path!r} does not exist (it was listed when the dataset was built): '
-                                f'restore it, or remove the image and its label from the dataset.') from e
+        raise FileNotFoundError(
+            f'{kind} {path!r} does not exist (it was listed when the dataset was built): '
+            f'restore it, or remove the image and its label from the dataset.'
+        ) from e
     except (OSError, ValueError, SyntaxError) as e:  # PIL's UnidentifiedImageError is an OSError
-        raise ValueError(f'{kind} {path!r} cannot be decoded ({type(e).__name__}): the file is corrupt or not an '
-                         f'image. Replace it, or remove the image and its label from the dataset.') from e
+        raise ValueError(
+            f'{kind} {path!r} cannot be decoded ({type(e).__name__}): the file is corrupt or not an '
+            f'image. Replace it, or remove the image and its label from the dataset.'
+        ) from e
     if result is None:
-        raise ValueError(f'{kind} {path!r} cannot be decoded: the file is corrupt or not an image. Replace it, or '
-                         f'remove the image and its label from the dataset.')
+        raise ValueError(
+            f'{kind} {path!r} cannot be decoded: the file is corrupt or not an image. Replace it, or '
+            f'remove the image and its label from the dataset.'
+        )
     return result
 
 
@@ -113,8 +140,10 @@ class _CheckedMixin:
         name = type(self).__name__
         img_dir = self.data_prefix.get('img_path', '')
         ann_dir = self.data_prefix.get('seg_map_path')
-        layout = ('Expected the ADE20K layout <data_root>/images/{training,validation}/*.jpg with '
-                  '<data_root>/annotations/{training,validation}/*.png')
+        layout = (
+            'Expected the ADE20K layout <data_root>/images/{training,validation}/*.jpg with '
+            '<data_root>/annotations/{training,validation}/*.png'
+        )
         if '://' in str(img_dir):  # a remote backend (s3://, http://): listing is the backend's business
             return super().load_data_list()
         for kind, folder in (('image', img_dir), ('annotation', ann_dir)):
@@ -123,7 +152,8 @@ class _CheckedMixin:
                     f'{name}: {kind} folder {folder!r} does not exist (data_root={self.data_root!r}). {layout}. '
                     f'Put the data there (ADE20K: unzip ADEChallengeData2016.zip under data/ade/; demo data: '
                     f'python tools/make_demo_data.py ade --out data/synthetic_ade) or point the config at it '
-                    f'with --cfg-options data_root=PATH.')
+                    f'with --cfg-options data_root=PATH.'
+                )
         data_list = super().load_data_list()
         if not data_list:
             raise FileNotFoundError(f'{name}: no {self.img_suffix!r} image in {img_dir!r}. {layout}.')
@@ -131,10 +161,12 @@ class _CheckedMixin:
             missing = [d['seg_map_path'] for d in data_list if not osp.isfile(d['seg_map_path'])]
             if missing:
                 first = next(d for d in data_list if not osp.isfile(d['seg_map_path']))
-                raise FileNotFoundError(f'{name}: {len(missing)} of {len(data_list)} images have no label; the first '
-                                        f'is {first["img_path"]!r}, whose label {missing[0]!r} does not exist. Each '
-                                        f'image needs a {self.seg_map_suffix!r} label of the same name under '
-                                        f'{ann_dir!r}.')
+                raise FileNotFoundError(
+                    f'{name}: {len(missing)} of {len(data_list)} images have no label; the first '
+                    f'is {first["img_path"]!r}, whose label {missing[0]!r} does not exist. Each '
+                    f'image needs a {self.seg_map_suffix!r} label of the same name under '
+                    f'{ann_dir!r}.'
+                )
         return data_list
 
     def prepare_data(self, idx: int):
@@ -144,8 +176,13 @@ class _CheckedMixin:
         if idx not in checked:
             info = self.get_data_info(idx)
             if info.get('seg_map_path') is not None:
-                check_seg_sample(info['img_path'], info['seg_map_path'], len(type(self).METAINFO['classes']),
-                                 bool(info.get('reduce_zero_label')), backend_args=self.backend_args)
+                check_seg_sample(
+                    info['img_path'],
+                    info['seg_map_path'],
+                    len(type(self).METAINFO['classes']),
+                    bool(info.get('reduce_zero_label')),
+                    backend_args=self.backend_args,
+                )
             checked.add(idx)
         try:
             return super().prepare_data(idx)
@@ -153,8 +190,10 @@ class _CheckedMixin:
             if 'failed to load image' not in str(e):
                 raise
             path = self.get_data_info(idx)['img_path']
-            raise ValueError(f'image {path!r} cannot be decoded: the file is corrupt or truncated. Replace it, or '
-                             f'remove the image and its label from the dataset.') from e
+            raise ValueError(
+                f'image {path!r} cannot be decoded: the file is corrupt or truncated. Replace it, or '
+                f'remove the image and its label from the dataset.'
+            ) from e
 
 
 @DATASETS.register_module()
@@ -174,4 +213,5 @@ class SyntheticADE20KDataset(CheckedADE20KDataset):
     ADE20K's format and label convention (0 = other, ignored; classes 1..5 on disk) with its own
     five classes, so the palette and per-class tables name them.
     """
+
     METAINFO = dict(classes=SYNTHETIC_CLASSES, palette=[list(c) for c in SYNTHETIC_PALETTE])

@@ -11,6 +11,7 @@ CHW tensors and the normalisation and random erasing run batched in
 mmengine's :class:`~mmengine.dataset.BaseDataset` supplies serialisation of the file list (no
 per-worker copies of 1.28M paths), ``indices`` subsets and lazy initialisation.
 """
+
 import os
 import os.path as osp
 from typing import List, Optional, Sequence
@@ -25,8 +26,16 @@ from timm.data import auto_augment, create_transform
 from ..utils import IMG_EXTENSIONS
 
 # create_transform options that are not the dataset's business: they run batched in ClsDataPreprocessor.
-_PREPROCESSOR_KEYS = {'re_prob', 're_mode', 're_count', 're_num_splits', 'normalize', 'use_prefetcher', 'std',
-                      'separate'}
+_PREPROCESSOR_KEYS = {
+    're_prob',
+    're_mode',
+    're_count',
+    're_num_splits',
+    'normalize',
+    'use_prefetcher',
+    'std',
+    'separate',
+}
 
 
 def _posterize_any_bits(img: Image.Image, bits_to_keep: int, **kwargs) -> Image.Image:
@@ -89,29 +98,35 @@ class ImageFolderDataset(BaseDataset):
         (torch.Size([3, 64, 64]), torch.uint8, 0)
     """
 
-    def __init__(self,
-                 data_root: str,
-                 split: str = 'train',
-                 transform: Optional[dict] = None,
-                 classes: Optional[Sequence[str]] = None,
-                 ann_file: str = '',
-                 **kwargs):
+    def __init__(
+        self,
+        data_root: str,
+        split: str = 'train',
+        transform: Optional[dict] = None,
+        classes: Optional[Sequence[str]] = None,
+        ann_file: str = '',
+        **kwargs,
+    ):
         transform = dict(transform or {})
         misplaced = sorted(_PREPROCESSOR_KEYS & set(transform))
         if misplaced:
             raise ValueError(
                 f'ImageFolderDataset: transform options {misplaced} are not applied here. Normalisation and '
-                f'random erasing run batched in ClsDataPreprocessor (as in timm\'s PrefetchLoader): set '
-                f'data_preprocessor=dict(type=\'ClsDataPreprocessor\', random_erasing=dict(probability=...)).')
+                f"random erasing run batched in ClsDataPreprocessor (as in timm's PrefetchLoader): set "
+                f"data_preprocessor=dict(type='ClsDataPreprocessor', random_erasing=dict(probability=...))."
+            )
         if 'pipeline' in kwargs:
-            raise ValueError('ImageFolderDataset: use transform=dict(...) (timm create_transform arguments), '
-                             'not an mmengine pipeline')
+            raise ValueError(
+                'ImageFolderDataset: use transform=dict(...) (timm create_transform arguments), '
+                'not an mmengine pipeline'
+            )
         self.split = split
         self.transform_cfg = transform
         self.transform = _allow_zero_bit_posterize(create_transform(**transform, use_prefetcher=True))
         metainfo = dict(classes=tuple(classes)) if classes is not None else None
-        super().__init__(ann_file=ann_file, metainfo=metainfo, data_root=data_root, data_prefix=dict(img_path=split),
-                         **kwargs)
+        super().__init__(
+            ann_file=ann_file, metainfo=metainfo, data_root=data_root, data_prefix=dict(img_path=split), **kwargs
+        )
 
     def load_data_list(self) -> List[dict]:
         """Scan ``<data_root>/<split>/<class>/`` for images (or read ``ann_file``); check folders and classes."""
@@ -122,35 +137,44 @@ class ImageFolderDataset(BaseDataset):
             raise FileNotFoundError(
                 f'ImageFolderDataset: image folder {root!r} does not exist. Expected the ImageNet layout '
                 f'{root}/<class>/<image>.jpg; set data_root (--cfg-options train_dataloader.dataset.data_root=...) '
-                f'or make the demo data with: python tools/make_demo_data.py cls --out {self.data_root or "DIR"}')
+                f'or make the demo data with: python tools/make_demo_data.py cls --out {self.data_root or "DIR"}'
+            )
         found = sorted(e.name for e in os.scandir(root) if e.is_dir())
         if not found:
-            raise FileNotFoundError(f'ImageFolderDataset: {root!r} holds no class folders; expected '
-                                    f'{root}/<class>/<image>.jpg')
+            raise FileNotFoundError(
+                f'ImageFolderDataset: {root!r} holds no class folders; expected ' f'{root}/<class>/<image>.jpg'
+            )
         classes = self._metainfo.get('classes')
         if classes is None:
             classes = tuple(found)
             self._metainfo['classes'] = classes
         elif sorted(classes) != found:
             missing, extra = sorted(set(classes) - set(found)), sorted(set(found) - set(classes))
-            raise ValueError(f'ImageFolderDataset: the class folders of {root!r} do not match classes: missing '
-                             f'{missing[:10]}, not in classes {extra[:10]}. Give the same classes as the training '
-                             f'split or fix the folders.')
+            raise ValueError(
+                f'ImageFolderDataset: the class folders of {root!r} do not match classes: missing '
+                f'{missing[:10]}, not in classes {extra[:10]}. Give the same classes as the training '
+                f'split or fix the folders.'
+            )
         data_list = []
         for label, name in enumerate(classes):
             folder = osp.join(root, name)
-            files = sorted(e.name for e in os.scandir(folder)
-                           if e.is_file() and e.name.lower().endswith(IMG_EXTENSIONS))
+            files = sorted(
+                e.name for e in os.scandir(folder) if e.is_file() and e.name.lower().endswith(IMG_EXTENSIONS)
+            )
             if not files:
-                raise ValueError(f'ImageFolderDataset: class folder {folder!r} holds no images '
-                                 f'({", ".join(IMG_EXTENSIONS)}); add images or remove the folder.')
+                raise ValueError(
+                    f'ImageFolderDataset: class folder {folder!r} holds no images '
+                    f'({", ".join(IMG_EXTENSIONS)}); add images or remove the folder.'
+                )
             data_list += [dict(img_path=osp.join(folder, f), gt_label=label) for f in files]
         return data_list
 
     def _load_ann_file(self, root: str) -> List[dict]:
         if not osp.isfile(self.ann_file):
-            raise FileNotFoundError(f'ImageFolderDataset: ann_file {self.ann_file!r} does not exist; it lists '
-                                    f'"<path under {root}> <label>" per line (or drop ann_file to scan the folders)')
+            raise FileNotFoundError(
+                f'ImageFolderDataset: ann_file {self.ann_file!r} does not exist; it lists '
+                f'"<path under {root}> <label>" per line (or drop ann_file to scan the folders)'
+            )
         classes = self._metainfo.get('classes')
         data_list = []
         with open(self.ann_file) as f:
@@ -159,12 +183,16 @@ class ImageFolderDataset(BaseDataset):
                     continue
                 parts = line.rsplit(maxsplit=1)
                 if len(parts) != 2 or not parts[1].isdigit():
-                    raise ValueError(f'ImageFolderDataset: {self.ann_file}:{number}: {line.strip()!r} is not '
-                                     f'"<relative image path> <integer label>"')
+                    raise ValueError(
+                        f'ImageFolderDataset: {self.ann_file}:{number}: {line.strip()!r} is not '
+                        f'"<relative image path> <integer label>"'
+                    )
                 label = int(parts[1])
                 if classes is not None and label >= len(classes):
-                    raise ValueError(f'ImageFolderDataset: {self.ann_file}:{number}: label {label} but only '
-                                     f'{len(classes)} classes are given')
+                    raise ValueError(
+                        f'ImageFolderDataset: {self.ann_file}:{number}: label {label} but only '
+                        f'{len(classes)} classes are given'
+                    )
                 data_list.append(dict(img_path=osp.join(root, parts[0].strip()), gt_label=label))
         if not data_list:
             raise ValueError(f'ImageFolderDataset: ann_file {self.ann_file!r} lists no images')
@@ -177,8 +205,10 @@ class ImageFolderDataset(BaseDataset):
             with Image.open(path) as img:
                 img = img.convert('RGB')
         except (OSError, ValueError) as e:  # PIL's UnidentifiedImageError is an OSError
-            raise OSError(f'ImageFolderDataset: cannot read image {path!r} ({type(e).__name__}: {e}); '
-                          f'replace or delete the file.') from e
+            raise OSError(
+                f'ImageFolderDataset: cannot read image {path!r} ({type(e).__name__}: {e}); '
+                f'replace or delete the file.'
+            ) from e
         sample = BaseDataElement(metainfo=dict(img_path=path))
         sample.gt_label = torch.tensor(info['gt_label'], dtype=torch.long)
         return dict(inputs=self.transform(img), data_samples=sample)

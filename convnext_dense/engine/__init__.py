@@ -6,12 +6,23 @@ stage-wise lr decay for detection and segmentation come from mmdet's and mmseg's
 ``LearningRateDecayOptimizerConstructor`` (the backbone keeps the parameter names they parse);
 :class:`ClsLayerDecayOptimWrapperConstructor` does it for the classifier, which they do not know.
 """
+
 from .checkpoint_io import ATOMIC_BACKEND, AtomicLocalBackend, allow_mmengine_checkpoints, atomic_write, register
 from .hooks import CocoOutfileHook, NonFiniteLossHook, RandomStateHook, SafeCheckpointHook, UnswappedEMAHook
 from .optim import ClsLayerDecayOptimWrapperConstructor
 
 register()
 
-__all__ = ['ATOMIC_BACKEND', 'AtomicLocalBackend', 'ClsLayerDecayOptimWrapperConstructor', 'CocoOutfileHook',
-           'NonFiniteLossHook', 'RandomStateHook', 'SafeCheckpointHook', 'UnswappedEMAHook',
-           'allow_mmengine_checkpoints', 'atomic_write', 'register']
+__all__ = [
+    'ATOMIC_BACKEND',
+    'AtomicLocalBackend',
+    'ClsLayerDecayOptimWrapperConstructor',
+    'CocoOutfileHook',
+    'NonFiniteLossHook',
+    'RandomStateHook',
+    'SafeCheckpointHook',
+    'UnswappedEMAHook',
+    'allow_mmengine_checkpoints',
+    'atomic_write',
+    'register',
+]

@@ -16,6 +16,7 @@ complete one or the new complete one. It is registered under its own name, ``ato
 :class:`~convnext_dense.engine.hooks.SafeCheckpointHook` selects for its writes; mmengine's own
 ``local`` backend is left as it is.
 """
+
 import contextlib
 import os
 import os.path as osp
@@ -62,11 +63,18 @@ def mmengine_checkpoint_globals() -> list:
     """The non-tensor types that mmengine 0.10.7 puts into its checkpoints (found with
     ``torch.serialization.get_unsafe_globals_in_checkpoint`` on this project's demo checkpoints)."""
     from mmengine.logging.history_buffer import HistoryBuffer
+
     multiarray = np.core.multiarray if hasattr(np, 'core') else np._core.multiarray
-    scalar_types = [np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8, np.uint8,
-                    np.bool_]
-    return [HistoryBuffer, multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype,
-            *scalar_types, *(type(np.dtype(t)) for t in scalar_types)]
+    scalar_types = [np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8, np.uint8, np.bool_]
+    return [
+        HistoryBuffer,
+        multiarray._reconstruct,
+        multiarray.scalar,
+        np.ndarray,
+        np.dtype,
+        *scalar_types,
+        *(type(np.dtype(t)) for t in scalar_types),
+    ]
 
 
 def allow_mmengine_checkpoints() -> None:

@@ -27,6 +27,7 @@ Two more hooks that mmengine and mmdet lack:
   metric's ``outfile_prefix`` (e.g. ``CocoMetric(outfile_prefix='{log_dir}/coco_val')``), because a
   config is written before the run's folder exists and mmengine does not template evaluator arguments.
 """
+
 import glob
 import os
 import os.path as osp
@@ -88,7 +89,7 @@ class SafeCheckpointHook(CheckpointHook):
         drop: List[int] = []
         if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
             ids = list(self.keep_ckpt_ids) + [step]
-            drop, kept = ids[:-self.max_keep_ckpts], ids[-self.max_keep_ckpts:]
+            drop, kept = ids[: -self.max_keep_ckpts], ids[-self.max_keep_ckpts :]
             self.keep_ckpt_ids.clear()
             self.keep_ckpt_ids.extend(kept)
             runner.message_hub.update_info('keep_ckpt_ids', kept)  # recorded in the checkpoint itself
@@ -101,9 +102,17 @@ class SafeCheckpointHook(CheckpointHook):
         # through the checkpoint's meta (it moves them to checkpoint['random_state']).
         if get_world_size() > 1 and any(isinstance(hook, RandomStateHook) for hook in runner.hooks):
             meta = dict(meta or {}, random_states=all_gather_object(_random_state()))
-        runner.save_checkpoint(self.out_dir, filename, self.file_client_args, save_optimizer=self.save_optimizer,
-                               save_param_scheduler=self.save_param_scheduler, meta=meta, by_epoch=self.by_epoch,
-                               backend_args=self.backend_args, **self.args)
+        runner.save_checkpoint(
+            self.out_dir,
+            filename,
+            self.file_client_args,
+            save_optimizer=self.save_optimizer,
+            save_param_scheduler=self.save_param_scheduler,
+            meta=meta,
+            by_epoch=self.by_epoch,
+            backend_args=self.backend_args,
+            **self.args,
+        )
         if not is_main_process():
             return
         # The new checkpoint is complete on disk: point to it, then forget the old ones.
@@ -118,10 +127,12 @@ def _random_state() -> Dict[str, object]:
     """This process's generator states as tensors and plain lists (loadable with ``weights_only=True``)."""
     np_state = np.random.get_state()
     py_version, py_internal, py_gauss = random.getstate()
-    return dict(torch=torch.get_rng_state(),
-                cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                numpy=[np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
-                python=[py_version, list(py_internal), py_gauss])
+    return dict(
+        torch=torch.get_rng_state(),
+        cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        numpy=[np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
+        python=[py_version, list(py_internal), py_gauss],
+    )
 
 
 def _set_random_state(state: Dict[str, object]) -> None:
@@ -187,9 +198,12 @@ class RandomStateHook(Hook):
         if states is None:
             return
         if len(states) != get_world_size():
-            print_log(f'RandomStateHook: the checkpoint holds the random states of {len(states)} processes and this '
-                      f'run has {get_world_size()}; training resumes with fresh random states.',
-                      logger='current', level=30)
+            print_log(
+                f'RandomStateHook: the checkpoint holds the random states of {len(states)} processes and this '
+                f'run has {get_world_size()}; training resumes with fresh random states.',
+                logger='current',
+                level=30,
+            )
             return
         self._pending = states[get_rank()]
 
@@ -230,8 +244,11 @@ class NonFiniteLossHook(Hook):
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs: Optional[dict] = None) -> None:
         if not outputs:
             return
-        values = {k: float(v.detach()) if isinstance(v, torch.Tensor) else float(v)
-                  for k, v in outputs.items() if isinstance(v, (torch.Tensor, float, int))}
+        values = {
+            k: float(v.detach()) if isinstance(v, torch.Tensor) else float(v)
+            for k, v in outputs.items()
+            if isinstance(v, (torch.Tensor, float, int))
+        }
         bad = [k for k, v in values.items() if not np.isfinite(v)]
         if not bad:
             return
@@ -242,7 +259,8 @@ class NonFiniteLossHook(Hook):
             f'{"is" if len(bad) == 1 else "are"} not finite ({terms}). Training stopped before this '
             f'iteration\'s weights were saved; the last good checkpoint is {last or "none (none was written yet)"}. '
             f'Lower the learning rate (optim_wrapper.optimizer.lr), add gradient clipping '
-            f'(optim_wrapper.clip_grad=dict(max_norm=1.0)) or check the data, then continue with --resume.')
+            f'(optim_wrapper.clip_grad=dict(max_norm=1.0)) or check the data, then continue with --resume.'
+        )
 
 
 @HOOKS.register_module()
@@ -303,6 +321,8 @@ class CocoOutfileHook(Hook):
             for key, value in fields.items():
                 prefix = prefix.replace('{' + key + '}', str(value))
             if '{' in prefix or '}' in prefix:
-                raise ValueError(f'{type(metric).__name__}.outfile_prefix={metric.outfile_prefix!r} holds an unknown '
-                                 f'field; CocoOutfileHook fills only {{log_dir}}, {{work_dir}} and {{timestamp}}')
+                raise ValueError(
+                    f'{type(metric).__name__}.outfile_prefix={metric.outfile_prefix!r} holds an unknown '
+                    f'field; CocoOutfileHook fills only {{log_dir}}, {{work_dir}} and {{timestamp}}'
+                )
             metric.outfile_prefix = prefix

@@ -19,6 +19,7 @@ In both, layer ``i`` gets ``lr * decay_rate ** (num_layers + 1 - i)`` (the relea
 ``get_parameter_groups``, 1-D parameters (norms, layer-scale ``gamma``, GRN) and biases get no weight
 decay.
 """
+
 from typing import List, Optional
 
 import torch.nn as nn
@@ -31,7 +32,7 @@ DECAY_TYPES = ('layer_wise', 'single')
 
 def layer_id_layer_wise(name: str, num_layers: int) -> int:
     """The release's 12-group layer id of a classifier parameter (``backbone.`` prefix optional)."""
-    name = name[len('backbone.'):] if name.startswith('backbone.') else name
+    name = name[len('backbone.') :] if name.startswith('backbone.') else name
     parts = name.split('.')
     if parts[0] == 'downsample_layers':
         stage = int(parts[1])
@@ -46,10 +47,10 @@ def layer_id_layer_wise(name: str, num_layers: int) -> int:
 
 def layer_id_single(name: str, depths) -> int:
     """ConvNeXt-V2's per-block layer id of a classifier parameter (``backbone.`` prefix optional)."""
-    name = name[len('backbone.'):] if name.startswith('backbone.') else name
+    name = name[len('backbone.') :] if name.startswith('backbone.') else name
     parts = name.split('.')
     if parts[0] == 'downsample_layers':
-        return sum(depths[:int(parts[1])]) + 1
+        return sum(depths[: int(parts[1])]) + 1
     if parts[0] == 'stages':
         stage, block = int(parts[1]), int(parts[2])
         return sum(depths[:stage]) + block + 1
@@ -86,26 +87,35 @@ class ClsLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         self.decay_type = paramwise_cfg.get('decay_type', 'layer_wise')
         self.num_layers = paramwise_cfg.get('num_layers')
         if extra:
-            raise ValueError(f'ClsLayerDecayOptimWrapperConstructor: paramwise_cfg keys {extra} are not '
-                             f'used; give decay_rate, decay_type and num_layers only (1-D parameters and biases '
-                             f'never get weight decay here).')
+            raise ValueError(
+                f'ClsLayerDecayOptimWrapperConstructor: paramwise_cfg keys {extra} are not '
+                f'used; give decay_rate, decay_type and num_layers only (1-D parameters and biases '
+                f'never get weight decay here).'
+            )
         if self.decay_type not in DECAY_TYPES:
-            raise ValueError(f'ClsLayerDecayOptimWrapperConstructor: decay_type={self.decay_type!r}; use one of '
-                             f'{DECAY_TYPES}')
+            raise ValueError(
+                f'ClsLayerDecayOptimWrapperConstructor: decay_type={self.decay_type!r}; use one of ' f'{DECAY_TYPES}'
+            )
         if not isinstance(self.decay_rate, (int, float)) or not 0 < self.decay_rate <= 1:
-            raise ValueError(f'ClsLayerDecayOptimWrapperConstructor: decay_rate={self.decay_rate!r} must be in (0, 1], '
-                             f'e.g. paramwise_cfg=dict(decay_rate=0.8, ...)')
+            raise ValueError(
+                f'ClsLayerDecayOptimWrapperConstructor: decay_rate={self.decay_rate!r} must be in (0, 1], '
+                f'e.g. paramwise_cfg=dict(decay_rate=0.8, ...)'
+            )
         if self.decay_type == 'layer_wise' and not isinstance(self.num_layers, int):
-            raise ValueError('ClsLayerDecayOptimWrapperConstructor: decay_type=\'layer_wise\' needs an int num_layers '
-                             '(12 in the authors\' fine-tuning recipes)')
+            raise ValueError(
+                "ClsLayerDecayOptimWrapperConstructor: decay_type='layer_wise' needs an int num_layers "
+                "(12 in the authors' fine-tuning recipes)"
+            )
         super().__init__(optim_wrapper_cfg, paramwise_cfg)  # non-empty: mmengine then calls add_params
 
     def add_params(self, params: List[dict], module: nn.Module, prefix: str = '', is_dcn_module=None) -> None:
         backbone = getattr(module, 'backbone', None)
         depths = getattr(backbone, 'depths', None)
         if depths is None:
-            raise ValueError(f'ClsLayerDecayOptimWrapperConstructor: {type(module).__name__} has no ConvNeXt '
-                             f'backbone (module.backbone.depths); it assigns layers by ConvNeXt parameter names')
+            raise ValueError(
+                f'ClsLayerDecayOptimWrapperConstructor: {type(module).__name__} has no ConvNeXt '
+                f'backbone (module.backbone.depths); it assigns layers by ConvNeXt parameter names'
+            )
         if self.decay_type == 'single':
             num_layers = sum(depths)
 
@@ -126,10 +136,19 @@ class ClsLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             key = (layer, no_decay)
             if key not in groups:
                 scale = self.decay_rate ** (num_layers + 1 - layer)
-                groups[key] = dict(params=[], param_names=[], lr=self.base_lr * scale, lr_scale=scale,
-                                   weight_decay=0. if no_decay else self.base_wd, layer_id=layer)
+                groups[key] = dict(
+                    params=[],
+                    param_names=[],
+                    lr=self.base_lr * scale,
+                    lr_scale=scale,
+                    weight_decay=0.0 if no_decay else self.base_wd,
+                    layer_id=layer,
+                )
             groups[key]['params'].append(param)
             groups[key]['param_names'].append(name)
         params.extend(groups[k] for k in sorted(groups))
-        print_log(f'ClsLayerDecayOptimWrapperConstructor: {self.decay_type} decay {self.decay_rate}, '
-                  f'{num_layers} layers, {len(groups)} parameter groups', logger='current')
+        print_log(
+            f'ClsLayerDecayOptimWrapperConstructor: {self.decay_type} decay {self.decay_rate}, '
+            f'{num_layers} layers, {len(groups)} parameter groups',
+            logger='current',
+        )

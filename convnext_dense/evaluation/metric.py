@@ -5,6 +5,7 @@ mmpretrain's ``Accuracy`` is the usual choice, but mmpretrain is not part of thi
 piece written by hand. Results are logged as ``accuracy/top1``, ``accuracy/top5`` (mmpretrain's names),
 in percent.
 """
+
 from typing import Dict, List, Sequence, Union
 
 import torch
@@ -32,6 +33,7 @@ class TopKAccuracy(BaseMetric):
         >>> metric.compute_metrics(metric.results)
         {'top1': 0.0, 'top2': 100.0}
     """
+
     default_prefix = 'accuracy'
 
     def __init__(self, topk: Union[int, Sequence[int]] = (1, 5), collect_device: str = 'cpu', prefix=None):
@@ -45,9 +47,11 @@ class TopKAccuracy(BaseMetric):
         for sample in data_samples:
             score = torch.as_tensor(sample['pred_score'])
             if max(self.topk) > score.numel():
-                raise ValueError(f'TopKAccuracy: topk={self.topk} but the model scores {score.numel()} classes; '
-                                 f'use k <= {score.numel()} (e.g. val_evaluator=dict(type=\'TopKAccuracy\', '
-                                 f'topk=(1,)))')
+                raise ValueError(
+                    f'TopKAccuracy: topk={self.topk} but the model scores {score.numel()} classes; '
+                    f"use k <= {score.numel()} (e.g. val_evaluator=dict(type='TopKAccuracy', "
+                    f'topk=(1,)))'
+                )
             best = score.topk(max(self.topk)).indices.cpu()
             self.results.append(dict(best=best, gt_label=int(sample['gt_label'])))
 

@@ -1,5 +1,6 @@
 """Models: the ConvNeXt backbone (registered once for mmdet, mmseg and mmengine), its checkpoint formats
 and released weights, the ImageNet classifier and the instance-mask TTA model."""
+
 from mmengine.registry import MODELS as MMENGINE_MODELS
 
 from .checkpoint import convert_state_dict, load_pretrained, read_checkpoint
@@ -14,6 +15,18 @@ from .weights import RELEASED_WEIGHTS, WeightsDownloadError, fetch
 # default_scope='mmdet' or 'mmseg' says type='ConvNeXt' after custom_imports=dict(imports=['convnext_dense']).
 MMENGINE_MODELS.register_module('ConvNeXt', module=ConvNeXt, force=False)
 
-__all__ = ['ARCH_SETTINGS', 'ClsDataPreprocessor', 'ClsHead', 'ConvNeXt', 'ConvNeXtClassifier', 'InstanceTTAModel',
-           'RELEASED_WEIGHTS', 'WeightsDownloadError', 'convert_state_dict', 'fetch', 'load_pretrained',
-           'read_checkpoint', 'to_classifier_state_dict']
+__all__ = [
+    'ARCH_SETTINGS',
+    'ClsDataPreprocessor',
+    'ClsHead',
+    'ConvNeXt',
+    'ConvNeXtClassifier',
+    'InstanceTTAModel',
+    'RELEASED_WEIGHTS',
+    'WeightsDownloadError',
+    'convert_state_dict',
+    'fetch',
+    'load_pretrained',
+    'read_checkpoint',
+    'to_classifier_state_dict',
+]

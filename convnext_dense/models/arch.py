@@ -4,6 +4,7 @@ Sources: Liu et al., "A ConvNet for the 2020s" (V1 tiny..xlarge); Woo et al., "C
 see docs/recipes.md. Both the model (``convnext.py``) and the checkpoint reader (``checkpoint.py``) use
 this table, which depends on neither.
 """
+
 from typing import Dict, Union
 
 # depths and widths per stage, from the papers. V2 models use GRN in
@@ -36,15 +37,18 @@ def resolve_arch(arch: Union[str, dict]) -> dict:
     """
     if isinstance(arch, str):
         if arch not in ARCH_SETTINGS:
-            raise ValueError(f'ConvNeXt: unknown arch {arch!r}; choose one of {sorted(ARCH_SETTINGS)} '
-                             f"or pass a dict such as dict(depths=[3, 3, 9, 3], dims=[96, 192, 384, 768]).")
+            raise ValueError(
+                f'ConvNeXt: unknown arch {arch!r}; choose one of {sorted(ARCH_SETTINGS)} '
+                f'or pass a dict such as dict(depths=[3, 3, 9, 3], dims=[96, 192, 384, 768]).'
+            )
         arch = ARCH_SETTINGS[arch]
     if not isinstance(arch, dict):
         raise TypeError(f'ConvNeXt: arch must be a name or a dict, got {type(arch).__name__}: {arch!r}')
     unknown = set(arch) - {'depths', 'dims', 'grn'}
     if unknown or 'depths' not in arch or 'dims' not in arch:
-        raise ValueError(f"ConvNeXt: a custom arch needs the keys 'depths' and 'dims' (and optionally 'grn'); "
-                         f'got {sorted(arch)}')
+        raise ValueError(
+            f"ConvNeXt: a custom arch needs the keys 'depths' and 'dims' (and optionally 'grn'); " f'got {sorted(arch)}'
+        )
     depths, dims = tuple(int(d) for d in arch['depths']), tuple(int(d) for d in arch['dims'])
     if len(depths) != len(dims) or not depths or min(depths) < 1 or min(dims) < 1:
         raise ValueError(f'ConvNeXt: arch depths {depths} and dims {dims} must be positive and of equal length')

@@ -44,6 +44,7 @@ are recognised by their ``backbone.`` prefix.
 :func:`convert_state_dict` is the one pure renaming function; :func:`load_pretrained` adds file
 handling and the strict checks (a missing backbone key is an error, never silently random).
 """
+
 import math
 import os.path as osp
 import re
@@ -96,8 +97,10 @@ def _dense_kernel(key: str, kernel: torch.Tensor) -> torch.Tensor:
     volume = kernel.shape[0]
     k = math.isqrt(volume)
     if kernel.dim() not in (2, 3) or k * k != volume:
-        raise ValueError(f'FCMAE encoder tensor {key!r} has shape {tuple(kernel.shape)}; a 2-D sparse kernel '
-                         f'is (K*K, in, out) or, depthwise, (K*K, C). Is this a ConvNeXt V2 FCMAE file?')
+        raise ValueError(
+            f'FCMAE encoder tensor {key!r} has shape {tuple(kernel.shape)}; a 2-D sparse kernel '
+            f'is (K*K, in, out) or, depthwise, (K*K, C). Is this a ConvNeXt V2 FCMAE file?'
+        )
     if kernel.dim() == 3:  # (K*K, in, out) -> (out, in, K, K)
         weight = kernel.permute(2, 1, 0).reshape(kernel.shape[2], kernel.shape[1], k, k)
     else:  # (K*K, C) -> (C, 1, K, K)
@@ -111,9 +114,9 @@ def _from_fcmae(state_dict: Mapping[str, torch.Tensor]) -> 'OrderedDict[str, tor
     for key, value in state_dict.items():
         if not key.startswith(_FCMAE_ENCODER):
             continue
-        key = key[len(_FCMAE_ENCODER):]
+        key = key[len(_FCMAE_ENCODER) :]
         if key.endswith('.kernel'):
-            out[key[:-len('.kernel')] + '.weight'] = _dense_kernel(key, value)
+            out[key[: -len('.kernel')] + '.weight'] = _dense_kernel(key, value)
             continue
         key = _SPARSE_WRAPPER.sub(r'.\2', key)
         if key.endswith('.bias') and value.dim() == 2:  # MinkowskiConvolution's bias is (1, out)
@@ -147,20 +150,22 @@ def convert_state_dict(state_dict: Mapping[str, torch.Tensor]) -> 'OrderedDict[s
     # DistributedDataParallel, or mmengine's EMA wrapper (``module.*`` beside its ``steps`` counter)
     keys = [k for k in state_dict if k not in _AVERAGING_COUNTERS]
     if keys and all(k.startswith('module.') for k in keys):
-        state_dict = {k[len('module.'):]: state_dict[k] for k in keys}
+        state_dict = {k[len('module.') :]: state_dict[k] for k in keys}
     if is_fcmae(state_dict):
         state_dict = _from_fcmae(state_dict)
     elif any(k.startswith('backbone.') for k in state_dict):
-        state_dict = {k[len('backbone.'):] if k.startswith('backbone.') else k: v
-                      for k, v in state_dict.items()
-                      if k.startswith(('backbone.', 'head.norm.', 'head.fc.'))}
+        state_dict = {
+            k[len('backbone.') :] if k.startswith('backbone.') else k: v
+            for k, v in state_dict.items()
+            if k.startswith(('backbone.', 'head.norm.', 'head.fc.'))
+        }
     classifier_norm3 = _is_mmpretrain_classifier(state_dict)
     out = OrderedDict()
     for key, value in state_dict.items():
         for pattern, repl in _RENAMES_COMPILED:
             key = pattern.sub(repl, key)
         if classifier_norm3 and key.startswith('norm3.'):
-            key = 'norm.' + key[len('norm3.'):]
+            key = 'norm.' + key[len('norm3.') :]
         if key.endswith(('.grn.weight', '.grn.bias')) and value.dim() in (2, 4):
             value = value.reshape(-1)  # FB V2 keeps (1, 1, 1, C), its sparse FCMAE encoder (1, C)
         elif key.endswith(('.pwconv1.weight', '.pwconv2.weight')) and value.dim() == 4:
@@ -189,16 +194,20 @@ def infer_arch(state_dict: Mapping[str, torch.Tensor]) -> Optional[dict]:
     for stage in sorted(depths):
         w = state_dict.get(f'stages.{stage}.0.dwconv.weight')
         dims.append(int(w.shape[0]) if w is not None else -1)
-    return dict(depths=tuple(depths[s] for s in sorted(depths)), dims=tuple(dims),
-                grn=any('.grn.' in k for k in state_dict))
+    return dict(
+        depths=tuple(depths[s] for s in sorted(depths)), dims=tuple(dims), grn=any('.grn.' in k for k in state_dict)
+    )
 
 
 def _describe(arch: Optional[dict]) -> str:
     if arch is None:
         return 'no ConvNeXt stages'
     for name, setting in ARCH_SETTINGS.items():
-        if (tuple(setting['depths']), tuple(setting['dims']), setting.get('grn', False)) == \
-                (arch['depths'], arch['dims'], arch['grn']):
+        if (tuple(setting['depths']), tuple(setting['dims']), setting.get('grn', False)) == (
+            arch['depths'],
+            arch['dims'],
+            arch['grn'],
+        ):
             return f"arch '{name}' (depths {arch['depths']}, dims {arch['dims']})"
     return f"a custom arch (depths {arch['depths']}, dims {arch['dims']}, grn={arch['grn']})"
 
@@ -209,16 +218,23 @@ def _unreadable(filename: str, error: Exception) -> str:
     refused = re.search(r'Unsupported global: GLOBAL (\S+)', text)
     if refused:
         what = f' ({refused.group(1)})'
-        return (f'{filename!r} holds Python objects that torch\'s safe loader (weights_only=True) refuses{what}: a '
-                f'checkpoint is a pickle, and only tensors and known types load without trusting the file. A '
-                f'checkpoint written by mmengine\'s plain CheckpointHook holds such objects (its message hub); this '
-                f'project\'s configs write theirs with SafeCheckpointHook, which the safe loader reads. If you trust '
-                f'the file, load it once with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 set in the environment.')
+        return (
+            f"{filename!r} holds Python objects that torch's safe loader (weights_only=True) refuses{what}: a "
+            f'checkpoint is a pickle, and only tensors and known types load without trusting the file. A '
+            f"checkpoint written by mmengine's plain CheckpointHook holds such objects (its message hub); this "
+            f"project's configs write theirs with SafeCheckpointHook, which the safe loader reads. If you trust "
+            f'the file, load it once with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 set in the environment.'
+        )
     reason = re.search(r'WeightsUnpickler error:\s*([^\n]+)', text)  # the safe loader's reason, not its advice
-    first = ('not a pickle torch can read: ' + reason.group(1).strip()) if reason else \
-        (text.strip().splitlines() or [''])[0]
-    return (f'{filename!r} is not a readable PyTorch checkpoint ({type(error).__name__}: {first[:200]}). '
-            f'Expected a .pth file saved with torch.save.')
+    first = (
+        ('not a pickle torch can read: ' + reason.group(1).strip())
+        if reason
+        else (text.strip().splitlines() or [''])[0]
+    )
+    return (
+        f'{filename!r} is not a readable PyTorch checkpoint ({type(error).__name__}: {first[:200]}). '
+        f'Expected a .pth file saved with torch.save.'
+    )
 
 
 def read_checkpoint(filename: str, map_location='cpu', use_ema: bool = False) -> Dict[str, torch.Tensor]:
@@ -235,6 +251,7 @@ def read_checkpoint(filename: str, map_location='cpu', use_ema: bool = False) ->
         ValueError: the file is not a checkpoint, or it has no EMA weights when they are asked for.
     """
     from mmengine.runner.checkpoint import CheckpointLoader
+
     is_remote = re.match(r'^[a-z0-9+]+://', str(filename)) is not None
     if not is_remote and not osp.isfile(filename):
         raise FileNotFoundError(
@@ -242,7 +259,8 @@ def read_checkpoint(filename: str, map_location='cpu', use_ema: bool = False) ->
             f'convnext_tiny_1k_224.pth from the ConvNeXt release, a timm or mmpretrain ConvNeXt, or a '
             f'checkpoint of configs/classification), or point the config at it: '
             f'--cfg-options model.backbone.init_cfg.checkpoint=PATH. Any of these layouts loads as it is; '
-            f'tools/convert_checkpoint.py IN OUT writes it in this project\'s layout offline.')
+            f"tools/convert_checkpoint.py IN OUT writes it in this project's layout offline."
+        )
     if is_url(filename):  # downloaded once into torch hub's cache, read with weights_only=True (weights.py)
         ckpt = load_url_checkpoint(filename, map_location=map_location)
     else:
@@ -258,19 +276,23 @@ def read_checkpoint(filename: str, map_location='cpu', use_ema: bool = False) ->
                 sd = ckpt[key]
                 break
         else:
-            raise ValueError(f'{filename!r} has no EMA weights (looked for ema_state_dict, model_ema, '
-                             f'state_dict_ema; found {sorted(ckpt)}). Drop use_ema=True to load the raw weights.')
+            raise ValueError(
+                f'{filename!r} has no EMA weights (looked for ema_state_dict, model_ema, '
+                f'state_dict_ema; found {sorted(ckpt)}). Drop use_ema=True to load the raw weights.'
+            )
     else:
         sd = next((ckpt[k] for k in ('state_dict', 'model', 'module') if isinstance(ckpt.get(k), dict)), ckpt)
     tensors = {k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}
     if not tensors:
-        raise ValueError(f'{filename!r} holds no tensors (top-level keys: {sorted(ckpt)[:10]}); '
-                         f'it is not a model checkpoint')
+        raise ValueError(
+            f'{filename!r} holds no tensors (top-level keys: {sorted(ckpt)[:10]}); ' f'it is not a model checkpoint'
+        )
     return tensors
 
 
-def load_pretrained(model: torch.nn.Module, filename: str, use_ema: bool = False, map_location='cpu',
-                    prefix: Optional[str] = None) -> Dict[str, List[str]]:
+def load_pretrained(
+    model: torch.nn.Module, filename: str, use_ema: bool = False, map_location='cpu', prefix: Optional[str] = None
+) -> Dict[str, List[str]]:
     """Load a checkpoint into a :class:`ConvNeXt`, strictly for the backbone's own weights.
 
     Every ``downsample_layers``/``stages`` parameter of the model must be in the checkpoint with the
@@ -292,15 +314,18 @@ def load_pretrained(model: torch.nn.Module, filename: str, use_ema: bool = False
     """
     raw = read_checkpoint(filename, map_location=map_location, use_ema=use_ema)
     if prefix:
-        raw = {k[len(prefix):]: v for k, v in raw.items() if k.startswith(prefix)}
+        raw = {k[len(prefix) :]: v for k, v in raw.items() if k.startswith(prefix)}
         if not raw:
             raise ValueError(f'{filename!r} has no keys under prefix {prefix!r}')
     state = convert_state_dict(raw)
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     missing_body = [k for k in missing if _BODY_KEY.match(k)]
-    mismatched = [f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'
-                  for k in own if k in state and state[k].shape != own[k].shape]
+    mismatched = [
+        f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'
+        for k in own
+        if k in state and state[k].shape != own[k].shape
+    ]
     file_arch = infer_arch(state)
     model_arch = dict(depths=tuple(model.depths), dims=tuple(model.dims), grn=any('.grn.' in k for k in own))
     problem = []
@@ -314,19 +339,28 @@ def load_pretrained(model: torch.nn.Module, filename: str, use_ema: bool = False
         built = len(model.stages)
         for name in ('depths', 'dims'):
             if file_arch[name][:built] != model_arch[name][:built]:
-                problem.append(f'its stages have {name} {file_arch[name][:built]}, the model\'s '
-                               f'{model_arch[name][:built]}')
+                problem.append(
+                    f"its stages have {name} {file_arch[name][:built]}, the model's " f'{model_arch[name][:built]}'
+                )
         if file_arch['grn'] != model_arch['grn']:
-            problem.append('it has GRN layers (ConvNeXt V2) and the model has none' if file_arch['grn'] else
-                           'the model has GRN layers (ConvNeXt V2) and the file has none')
+            problem.append(
+                'it has GRN layers (ConvNeXt V2) and the model has none'
+                if file_arch['grn']
+                else 'the model has GRN layers (ConvNeXt V2) and the file has none'
+            )
     if problem:
         raise ValueError(
-            f'Checkpoint {filename!r} does not fit this ConvNeXt: ' + '; '.join(problem) +
-            f'. The file holds {_describe(file_arch)}; the model is {_describe(model_arch)}. '
-            f"Set model.backbone.arch to the file's arch, or use the checkpoint made for this size.")
+            f'Checkpoint {filename!r} does not fit this ConvNeXt: '
+            + '; '.join(problem)
+            + f'. The file holds {_describe(file_arch)}; the model is {_describe(model_arch)}. '
+            f"Set model.backbone.arch to the file's arch, or use the checkpoint made for this size."
+        )
     unexpected = [k for k in state if k not in own]
     model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
-    print_log(f'ConvNeXt: loaded {len(own) - len(missing)} tensors from {filename}'
-              f'{" (EMA)" if use_ema else ""}; newly initialised: {shorten(missing) or "none"}; '
-              f'not used by the backbone: {shorten(unexpected) or "none"}', logger='current')
+    print_log(
+        f'ConvNeXt: loaded {len(own) - len(missing)} tensors from {filename}'
+        f'{" (EMA)" if use_ema else ""}; newly initialised: {shorten(missing) or "none"}; '
+        f'not used by the backbone: {shorten(unexpected) or "none"}',
+        logger='current',
+    )
     return dict(missing=missing, unexpected=unexpected)

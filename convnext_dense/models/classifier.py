@@ -11,6 +11,7 @@ Losses are timm's, chosen as the release chooses them: :class:`~timm.loss.SoftTa
 on Mixup/CutMix soft targets, otherwise :class:`~timm.loss.LabelSmoothingCrossEntropy` (plain cross
 entropy when ``label_smoothing`` is 0).
 """
+
 import re
 from collections import OrderedDict
 from typing import List, Mapping, Optional, Union
@@ -39,7 +40,7 @@ class ClsHead(nn.Module):
         drop_rate: dropout before ``fc`` (0 in every released ConvNeXt recipe).
     """
 
-    def __init__(self, in_channels: int, num_classes: int, init_scale: float = 1.0, drop_rate: float = 0.):
+    def __init__(self, in_channels: int, num_classes: int, init_scale: float = 1.0, drop_rate: float = 0.0):
         super().__init__()
         self.init_scale = init_scale
         self.norm = nn.LayerNorm(in_channels, eps=1e-6)
@@ -51,7 +52,7 @@ class ClsHead(nn.Module):
         """Truncated normal (std 0.02) ``fc`` scaled by ``init_scale``, zero bias; identity norm."""
         nn.init.ones_(self.norm.weight)
         nn.init.zeros_(self.norm.bias)
-        trunc_normal_(self.fc.weight, std=.02)
+        trunc_normal_(self.fc.weight, std=0.02)
         nn.init.zeros_(self.fc.bias)
         with torch.no_grad():
             self.fc.weight.mul_(self.init_scale)
@@ -101,18 +102,20 @@ class ConvNeXtClassifier(BaseModel):
         torch.Size([2, 5])
     """
 
-    def __init__(self,
-                 backbone: dict,
-                 num_classes: int = 1000,
-                 head_init_scale: float = 1.0,
-                 head_drop_rate: float = 0.,
-                 label_smoothing: float = 0.1,
-                 finetune: Optional[dict] = None,
-                 data_preprocessor: Optional[Union[dict, nn.Module]] = None,
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        backbone: dict,
+        num_classes: int = 1000,
+        head_init_scale: float = 1.0,
+        head_drop_rate: float = 0.0,
+        label_smoothing: float = 0.1,
+        finetune: Optional[dict] = None,
+        data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+        init_cfg: Optional[dict] = None,
+    ):
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f'ConvNeXtClassifier: num_classes={num_classes!r} must be a positive int')
-        if not 0. <= label_smoothing < 1.:
+        if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f'ConvNeXtClassifier: label_smoothing={label_smoothing} must be in [0, 1)')
         if data_preprocessor is None:
             data_preprocessor = dict(type='ClsDataPreprocessor')
@@ -122,8 +125,10 @@ class ConvNeXtClassifier(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         own = getattr(self.data_preprocessor, 'num_classes', None)
         if own is not None and own != num_classes:
-            raise ValueError(f'ConvNeXtClassifier: num_classes={num_classes} but data_preprocessor.num_classes={own}; '
-                             f'drop the latter, it is filled in from the model')
+            raise ValueError(
+                f'ConvNeXtClassifier: num_classes={num_classes} but data_preprocessor.num_classes={own}; '
+                f'drop the latter, it is filled in from the model'
+            )
 
         backbone = dict(backbone)
         backbone.setdefault('out_indices', (-1,))
@@ -131,26 +136,32 @@ class ConvNeXtClassifier(BaseModel):
         self.backbone = MODELS.build(backbone)
         self._check_backbone(backbone)
         self.num_classes = num_classes
-        self.head = ClsHead(self.backbone.out_channels[-1], num_classes, init_scale=head_init_scale,
-                            drop_rate=head_drop_rate)
+        self.head = ClsHead(
+            self.backbone.out_channels[-1], num_classes, init_scale=head_init_scale, drop_rate=head_drop_rate
+        )
         self.label_smoothing = label_smoothing
         self.finetune = self._check_finetune(finetune)
         self.soft_loss = SoftTargetCrossEntropy()
-        self.hard_loss = (LabelSmoothingCrossEntropy(label_smoothing) if label_smoothing > 0
-                          else nn.CrossEntropyLoss())
+        self.hard_loss = LabelSmoothingCrossEntropy(label_smoothing) if label_smoothing > 0 else nn.CrossEntropyLoss()
 
     def _check_backbone(self, cfg: dict):
         net = self.backbone
         if not hasattr(net, 'out_channels'):
-            raise TypeError(f'ConvNeXtClassifier: backbone {type(net).__name__} must declare out_channels '
-                            f'(the channels of its outputs)')
+            raise TypeError(
+                f'ConvNeXtClassifier: backbone {type(net).__name__} must declare out_channels '
+                f'(the channels of its outputs)'
+            )
         depths = getattr(net, 'depths', None)
         if depths is not None and tuple(net.out_indices) != (len(depths) - 1,):
-            raise ValueError(f'ConvNeXtClassifier: backbone out_indices={cfg["out_indices"]} must be the last stage '
-                             f'only, ({len(depths) - 1},): the classifier reads the last feature map')
+            raise ValueError(
+                f'ConvNeXtClassifier: backbone out_indices={cfg["out_indices"]} must be the last stage '
+                f'only, ({len(depths) - 1},): the classifier reads the last feature map'
+            )
         if getattr(net, 'out_norm', False):
-            raise ValueError('ConvNeXtClassifier: backbone out_norm must be False; the released final norm is the '
-                             "classifier's head.norm, and norm{i} is reserved for detection/segmentation")
+            raise ValueError(
+                'ConvNeXtClassifier: backbone out_norm must be False; the released final norm is the '
+                "classifier's head.norm, and norm{i} is reserved for detection/segmentation"
+            )
 
     @staticmethod
     def _check_finetune(finetune: Optional[dict]) -> Optional[dict]:
@@ -159,8 +170,10 @@ class ConvNeXtClassifier(BaseModel):
         finetune = dict(finetune)
         unknown = sorted(set(finetune) - {'checkpoint', 'use_ema', 'keep_head'})
         if unknown or not isinstance(finetune.get('checkpoint'), str):
-            raise ValueError(f'ConvNeXtClassifier: finetune={finetune!r}; give dict(checkpoint=PATH_OR_URL, '
-                             f'use_ema=False, keep_head=True)')
+            raise ValueError(
+                f'ConvNeXtClassifier: finetune={finetune!r}; give dict(checkpoint=PATH_OR_URL, '
+                f'use_ema=False, keep_head=True)'
+            )
         finetune.setdefault('use_ema', False)
         finetune.setdefault('keep_head', True)
         return finetune
@@ -185,38 +198,46 @@ class ConvNeXtClassifier(BaseModel):
             ValueError: a backbone weight is missing or has another shape (names the keys and both archs).
         """
         from .checkpoint import _describe, infer_arch, read_checkpoint
+
         state = to_classifier_state_dict(read_checkpoint(checkpoint, use_ema=use_ema))
         own = self.state_dict()
-        head_from_init = [k for k in own if k.startswith('head.') and (
-            k not in state or state[k].shape != own[k].shape or (k.startswith('head.fc.') and not keep_head))]
+        head_from_init = [
+            k
+            for k in own
+            if k.startswith('head.')
+            and (k not in state or state[k].shape != own[k].shape or (k.startswith('head.fc.') and not keep_head))
+        ]
         body = [k for k in own if not k.startswith('head.')]
         missing = [k for k in body if k not in state]
-        mismatched = [f'{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'
-                      for k in body if k in state and state[k].shape != own[k].shape]
+        mismatched = [
+            f'{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'
+            for k in body
+            if k in state and state[k].shape != own[k].shape
+        ]
         if missing or mismatched:
-            file_arch = infer_arch({k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')})
-            model_arch = infer_arch({k[len('backbone.'):]: v for k, v in own.items() if k.startswith('backbone.')})
+            file_arch = infer_arch({k[len('backbone.') :]: v for k, v in state.items() if k.startswith('backbone.')})
+            model_arch = infer_arch({k[len('backbone.') :]: v for k, v in own.items() if k.startswith('backbone.')})
             raise ValueError(
                 f'ConvNeXtClassifier: fine-tuning checkpoint {checkpoint!r} does not fit: missing {missing[:6]}'
                 f'{" ..." if len(missing) > 6 else ""}, other shapes {mismatched[:3]}. The file holds '
                 f'{_describe(file_arch)}; the model is {_describe(model_arch)}. Set model.backbone.arch to the '
-                f"file's size.")
+                f"file's size."
+            )
         loaded = [k for k in own if k not in head_from_init]
         self.load_state_dict({k: state[k] for k in loaded}, strict=False)
         unused = [k for k in state if k not in own]
-        print_log(f'ConvNeXtClassifier: fine-tuning from {checkpoint}{" (EMA)" if use_ema else ""}: loaded '
-                  f'{len(loaded)} tensors; kept at init: {head_from_init or "none"}; unused: {unused or "none"}',
-                  logger='current')
+        print_log(
+            f'ConvNeXtClassifier: fine-tuning from {checkpoint}{" (EMA)" if use_ema else ""}: loaded '
+            f'{len(loaded)} tensors; kept at init: {head_from_init or "none"}; unused: {unused or "none"}',
+            logger='current',
+        )
         return dict(loaded=loaded, head_from_init=head_from_init, unused=unused)
 
     def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
         """The last stage of the backbone, (N, C, H/32, W/32), before any norm."""
         return self.backbone(inputs)[-1]
 
-    def forward(self,
-                inputs: torch.Tensor,
-                data_samples: Optional[List[BaseDataElement]] = None,
-                mode: str = 'tensor'):
+    def forward(self, inputs: torch.Tensor, data_samples: Optional[List[BaseDataElement]] = None, mode: str = 'tensor'):
         if mode == 'tensor':
             return self.head(self.extract_feat(inputs))
         if mode == 'loss':
@@ -236,8 +257,9 @@ class ConvNeXtClassifier(BaseModel):
         labels = torch.stack([s.gt_label.reshape(()) for s in data_samples]).to(logits.device)
         return dict(loss=self.hard_loss(logits, labels))
 
-    def predict(self, inputs: torch.Tensor,
-                data_samples: Optional[List[BaseDataElement]] = None) -> List[BaseDataElement]:
+    def predict(
+        self, inputs: torch.Tensor, data_samples: Optional[List[BaseDataElement]] = None
+    ) -> List[BaseDataElement]:
         """Softmax scores and arg-max labels, written into (copies of) the data samples."""
         scores = F.softmax(self.head(self.extract_feat(inputs)), dim=1).detach()
         if data_samples is None:
@@ -267,7 +289,7 @@ def to_classifier_state_dict(state_dict: Mapping[str, torch.Tensor]) -> 'Ordered
         if re.match(r'^norm\.(weight|bias)$', key):
             key = 'head.' + key
         elif re.match(r'^head\.(weight|bias)$', key):
-            key = 'head.fc.' + key[len('head.'):]
+            key = 'head.fc.' + key[len('head.') :]
         else:
             key = 'backbone.' + key
         out[key] = value

@@ -48,6 +48,7 @@ Example:
     >>> net.out_channels, net.out_strides
     ((96, 192, 384, 768), (4, 8, 16, 32))
 """
+
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -133,8 +134,16 @@ class Block(nn.Module):
         onednn: use oneDNN's fused kernels for CPU float32 inference without gradients.
     """
 
-    def __init__(self, dim: int, drop_path: float = 0., layer_scale_init_value: float = 1e-6,
-                 grn: bool = False, mlp_ratio: int = 4, deploy: bool = False, onednn: bool = True):
+    def __init__(
+        self,
+        dim: int,
+        drop_path: float = 0.0,
+        layer_scale_init_value: float = 1e-6,
+        grn: bool = False,
+        mlp_ratio: int = 4,
+        deploy: bool = False,
+        onednn: bool = True,
+    ):
         super().__init__()
         hidden = int(mlp_ratio * dim)
         self.dwconv = nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim)
@@ -143,17 +152,27 @@ class Block(nn.Module):
         self.act = nn.GELU()
         self.grn = GRN(hidden, eps=1e-6, bias=not deploy) if grn else nn.Identity()
         self.pwconv2 = nn.Linear(hidden, dim)
-        self.gamma = (nn.Parameter(layer_scale_init_value * torch.ones(dim))
-                      if layer_scale_init_value > 0 and not deploy else None)
+        self.gamma = (
+            nn.Parameter(layer_scale_init_value * torch.ones(dim))
+            if layer_scale_init_value > 0 and not deploy
+            else None
+        )
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.onednn = onednn and _ONEDNN
 
     def _can_use_onednn(self, x: torch.Tensor, y: torch.Tensor) -> bool:
-        return (self.onednn and not torch.compiler.is_compiling() and not torch.jit.is_tracing()
-                and not torch.is_grad_enabled()
-                and y.device.type == 'cpu' and y.dtype == torch.float32 and not torch.is_autocast_enabled('cpu')
-                and y.is_contiguous() and x.permute(0, 2, 3, 1).is_contiguous()
-                and (not self.training or isinstance(self.drop_path, nn.Identity)))
+        return (
+            self.onednn
+            and not torch.compiler.is_compiling()
+            and not torch.jit.is_tracing()
+            and not torch.is_grad_enabled()
+            and y.device.type == 'cpu'
+            and y.dtype == torch.float32
+            and not torch.is_autocast_enabled('cpu')
+            and y.is_contiguous()
+            and x.permute(0, 2, 3, 1).is_contiguous()
+            and (not self.training or isinstance(self.drop_path, nn.Identity))
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x
@@ -169,8 +188,14 @@ class Block(nn.Module):
         """The same block through oneDNN: Linear+bias+GELU, then Linear+bias+residual in one kernel each."""
         ops = torch.ops.mkldnn
         gelu = isinstance(self.act, nn.GELU) and self.act.approximate == 'none'
-        h = ops._linear_pointwise(self.norm(y), self.pwconv1.weight, self.pwconv1.bias,
-                                  'gelu' if gelu else 'none', [], 'none' if gelu else None)
+        h = ops._linear_pointwise(
+            self.norm(y),
+            self.pwconv1.weight,
+            self.pwconv1.bias,
+            'gelu' if gelu else 'none',
+            [],
+            'none' if gelu else None,
+        )
         if not gelu:
             h = self.act(h)
         h = self.grn(h)
@@ -189,12 +214,17 @@ def _parse_with_cp(with_cp, num_stages: int) -> Tuple[Optional[str], Tuple[int, 
         return 'block', tuple(range(num_stages))
     if with_cp == 'stage':
         return 'stage', tuple(range(num_stages))
-    if isinstance(with_cp, (list, tuple)) and all(isinstance(i, int) and not isinstance(i, bool) for i in with_cp) \
-            and all(-num_stages <= i < num_stages for i in with_cp):
+    if (
+        isinstance(with_cp, (list, tuple))
+        and all(isinstance(i, int) and not isinstance(i, bool) for i in with_cp)
+        and all(-num_stages <= i < num_stages for i in with_cp)
+    ):
         return 'block', tuple(sorted({i % num_stages for i in with_cp}))
-    raise ValueError(f"ConvNeXt: with_cp={with_cp!r} is not supported; use False, True or 'block' (checkpoint "
-                     f"each block), 'stage' (each stage as one), or a list of stage indices in "
-                     f"[{-num_stages}, {num_stages - 1}] whose blocks are checkpointed")
+    raise ValueError(
+        f"ConvNeXt: with_cp={with_cp!r} is not supported; use False, True or 'block' (checkpoint "
+        f"each block), 'stage' (each stage as one), or a list of stage indices in "
+        f'[{-num_stages}, {num_stages - 1}] whose blocks are checkpointed'
+    )
 
 
 def fuse_state_dict(state_dict: Dict[str, torch.Tensor], prefix: str = '') -> Dict[str, torch.Tensor]:
@@ -220,22 +250,38 @@ def fuse_state_dict(state_dict: Dict[str, torch.Tensor], prefix: str = '') -> Di
     def pop(key):
         return sd.pop(prefix + key).double()
 
-    blocks = sorted({k[len(prefix):].rsplit('.norm.weight', 1)[0] for k in sd
-                     if k.startswith(prefix + 'stages.') and k.endswith('.norm.weight')})
+    blocks = sorted(
+        {
+            k[len(prefix) :].rsplit('.norm.weight', 1)[0]
+            for k in sd
+            if k.startswith(prefix + 'stages.') and k.endswith('.norm.weight')
+        }
+    )
     for block in blocks:
-        w1k, b1k, w2k, b2k = (f'{block}.{n}' for n in ('pwconv1.weight', 'pwconv1.bias', 'pwconv2.weight',
-                                                        'pwconv2.bias'))
+        w1k, b1k, w2k, b2k = (
+            f'{block}.{n}' for n in ('pwconv1.weight', 'pwconv1.bias', 'pwconv2.weight', 'pwconv2.bias')
+        )
         dtype = sd[prefix + w1k].dtype
         lw, lb = pop(f'{block}.norm.weight'), pop(f'{block}.norm.bias')
         w1, b1 = sd[prefix + w1k].double(), sd[prefix + b1k].double()
         sd[prefix + w1k], sd[prefix + b1k] = (w1 * lw[None, :]).to(dtype), (b1 + w1 @ lb).to(dtype)
-    for block in sorted({k[len(prefix):].rsplit('.grn.bias', 1)[0] for k in sd
-                         if k.startswith(prefix + 'stages.') and k.endswith('.grn.bias')}):
+    for block in sorted(
+        {
+            k[len(prefix) :].rsplit('.grn.bias', 1)[0]
+            for k in sd
+            if k.startswith(prefix + 'stages.') and k.endswith('.grn.bias')
+        }
+    ):
         beta = pop(f'{block}.grn.bias').reshape(-1)
         w2k, b2k = f'{prefix}{block}.pwconv2.weight', f'{prefix}{block}.pwconv2.bias'
         sd[b2k] = (sd[b2k].double() + sd[w2k].double() @ beta).to(sd[b2k].dtype)
-    for block in sorted({k[len(prefix):].rsplit('.gamma', 1)[0] for k in sd
-                         if k.startswith(prefix + 'stages.') and k.endswith('.gamma')}):
+    for block in sorted(
+        {
+            k[len(prefix) :].rsplit('.gamma', 1)[0]
+            for k in sd
+            if k.startswith(prefix + 'stages.') and k.endswith('.gamma')
+        }
+    ):
         g = pop(f'{block}.gamma')
         w2k, b2k = f'{prefix}{block}.pwconv2.weight', f'{prefix}{block}.pwconv2.bias'
         dtype = sd[w2k].dtype
@@ -289,41 +335,56 @@ class ConvNeXt(BaseModule):
             :func:`convnext_dense.models.checkpoint.load_pretrained` (strict about the backbone's keys).
     """
 
-    def __init__(self,
-                 arch: Union[str, dict] = 'tiny',
-                 in_channels: int = 3,
-                 out_indices: Sequence[int] = (0, 1, 2, 3),
-                 drop_path_rate: float = 0.,
-                 layer_scale_init_value: Optional[float] = None,
-                 out_norm: bool = True,
-                 frozen_stages: int = -1,
-                 with_cp: Union[bool, str, Sequence[int]] = False,
-                 channels_last: bool = True,
-                 contiguous_outputs: bool = True,
-                 onednn: bool = True,
-                 deploy: bool = False,
-                 compile: Union[bool, dict] = False,
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        arch: Union[str, dict] = 'tiny',
+        in_channels: int = 3,
+        out_indices: Sequence[int] = (0, 1, 2, 3),
+        drop_path_rate: float = 0.0,
+        layer_scale_init_value: Optional[float] = None,
+        out_norm: bool = True,
+        frozen_stages: int = -1,
+        with_cp: Union[bool, str, Sequence[int]] = False,
+        channels_last: bool = True,
+        contiguous_outputs: bool = True,
+        onednn: bool = True,
+        deploy: bool = False,
+        compile: Union[bool, dict] = False,
+        init_cfg: Optional[dict] = None,
+    ):
         super().__init__(init_cfg=init_cfg)
-        self._kwargs = dict(arch=arch, in_channels=in_channels, out_indices=out_indices,
-                            drop_path_rate=drop_path_rate, layer_scale_init_value=layer_scale_init_value,
-                            out_norm=out_norm, frozen_stages=frozen_stages, with_cp=with_cp,
-                            channels_last=channels_last, contiguous_outputs=contiguous_outputs, onednn=onednn)
+        self._kwargs = dict(
+            arch=arch,
+            in_channels=in_channels,
+            out_indices=out_indices,
+            drop_path_rate=drop_path_rate,
+            layer_scale_init_value=layer_scale_init_value,
+            out_norm=out_norm,
+            frozen_stages=frozen_stages,
+            with_cp=with_cp,
+            channels_last=channels_last,
+            contiguous_outputs=contiguous_outputs,
+            onednn=onednn,
+        )
         settings = resolve_arch(arch)
         self.arch = arch
         self.depths, self.dims = settings['depths'], settings['dims']
         num_stages = len(self.depths)
         self.out_indices = self._check_out_indices(out_indices, num_stages)
         if not -1 <= frozen_stages <= num_stages:
-            raise ValueError(f'ConvNeXt: frozen_stages={frozen_stages} is out of range; use -1 (train all), '
-                             f'0 (freeze the stem) or 1..{num_stages}')
-        if not 0. <= drop_path_rate < 1.:
+            raise ValueError(
+                f'ConvNeXt: frozen_stages={frozen_stages} is out of range; use -1 (train all), '
+                f'0 (freeze the stem) or 1..{num_stages}'
+            )
+        if not 0.0 <= drop_path_rate < 1.0:
             raise ValueError(f'ConvNeXt: drop_path_rate={drop_path_rate} must be in [0, 1)')
         if not isinstance(compile, (bool, dict)):
-            raise ValueError(f'ConvNeXt: compile={compile!r} must be True, False or a dict of torch.compile '
-                             f"options such as dict(mode='max-autotune')")
+            raise ValueError(
+                f'ConvNeXt: compile={compile!r} must be True, False or a dict of torch.compile '
+                f"options such as dict(mode='max-autotune')"
+            )
         if layer_scale_init_value is None:
-            layer_scale_init_value = 0. if settings['grn'] else 1e-6
+            layer_scale_init_value = 0.0 if settings['grn'] else 1e-6
         self.frozen_stages = frozen_stages
         self.with_cp = with_cp
         self.cp_mode, self.cp_stages = _parse_with_cp(with_cp, num_stages)
@@ -333,23 +394,43 @@ class ConvNeXt(BaseModule):
         self.compile_cfg = compile
         self._compiled = None
 
-        self.downsample_layers = nn.ModuleList([nn.Sequential(
-            nn.Conv2d(in_channels, self.dims[0], kernel_size=4, stride=4), LayerNorm2d(self.dims[0], eps=1e-6))])
+        self.downsample_layers = nn.ModuleList(
+            [
+                nn.Sequential(
+                    nn.Conv2d(in_channels, self.dims[0], kernel_size=4, stride=4), LayerNorm2d(self.dims[0], eps=1e-6)
+                )
+            ]
+        )
         # Stages after the last returned one are not built: they would be unused parameters (DDP errors).
         built = self.out_indices[-1] + 1
         for i in range(1, built):
-            self.downsample_layers.append(nn.Sequential(
-                LayerNorm2d(self.dims[i - 1], eps=1e-6, elementwise_affine=not deploy),
-                nn.Conv2d(self.dims[i - 1], self.dims[i], kernel_size=2, stride=2)))
+            self.downsample_layers.append(
+                nn.Sequential(
+                    LayerNorm2d(self.dims[i - 1], eps=1e-6, elementwise_affine=not deploy),
+                    nn.Conv2d(self.dims[i - 1], self.dims[i], kernel_size=2, stride=2),
+                )
+            )
 
         total = sum(self.depths)  # linear from 0 to drop_path_rate, as torch.linspace (also on the meta device)
         rates = [drop_path_rate * j / max(total - 1, 1) for j in range(total)]
         self.stages = nn.ModuleList()
         for i, (depth, dim) in enumerate(zip(self.depths[:built], self.dims[:built])):
             first = sum(self.depths[:i])
-            self.stages.append(nn.Sequential(*[
-                Block(dim, drop_path=rates[first + j], layer_scale_init_value=layer_scale_init_value,
-                      grn=settings['grn'], deploy=deploy, onednn=onednn) for j in range(depth)]))
+            self.stages.append(
+                nn.Sequential(
+                    *[
+                        Block(
+                            dim,
+                            drop_path=rates[first + j],
+                            layer_scale_init_value=layer_scale_init_value,
+                            grn=settings['grn'],
+                            deploy=deploy,
+                            onednn=onednn,
+                        )
+                        for j in range(depth)
+                    ]
+                )
+            )
 
         self.out_norm = out_norm
         if out_norm:
@@ -357,8 +438,9 @@ class ConvNeXt(BaseModule):
                 self.add_module(f'norm{i}', LayerNorm2d(self.dims[i], eps=1e-6))
 
         # What the backbone emits, declared for necks and tests (timm's ``feature_info`` layout).
-        self.feature_info = [dict(num_chs=self.dims[i], reduction=4 * 2 ** i, module=f'stages.{i}')
-                             for i in self.out_indices]
+        self.feature_info = [
+            dict(num_chs=self.dims[i], reduction=4 * 2**i, module=f'stages.{i}') for i in self.out_indices
+        ]
         if channels_last:
             self.to(memory_format=torch.channels_last)  # the 4-D conv weights, as the activations
         self._register_load_state_dict_pre_hook(self._fold_unfused_on_load, with_module=False)
@@ -371,8 +453,10 @@ class ConvNeXt(BaseModule):
         indices = []
         for index in out_indices:
             if not isinstance(index, int) or not -num_stages <= index < num_stages:
-                raise ValueError(f'ConvNeXt: out_indices={tuple(out_indices)} holds {index!r}; each index must be an '
-                                 f'int in [{-num_stages}, {num_stages - 1}] for a {num_stages}-stage model')
+                raise ValueError(
+                    f'ConvNeXt: out_indices={tuple(out_indices)} holds {index!r}; each index must be an '
+                    f'int in [{-num_stages}, {num_stages - 1}] for a {num_stages}-stage model'
+                )
             indices.append(index % num_stages)
         if not indices or len(set(indices)) != len(indices):
             raise ValueError(f'ConvNeXt: out_indices={tuple(out_indices)} must name distinct stages, at least one')
@@ -394,13 +478,15 @@ class ConvNeXt(BaseModule):
         """
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
-                trunc_normal_(m.weight, std=.02)
+                trunc_normal_(m.weight, std=0.02)
                 nn.init.constant_(m.bias, 0)
         if self.init_cfg is not None:
             init_cfg = dict(self.init_cfg)
             if init_cfg.pop('type', None) != 'Pretrained':
-                raise ValueError(f"ConvNeXt: init_cfg={self.init_cfg} is not supported; use "
-                                 f"dict(type='Pretrained', checkpoint=PATH) or None")
+                raise ValueError(
+                    f'ConvNeXt: init_cfg={self.init_cfg} is not supported; use '
+                    f"dict(type='Pretrained', checkpoint=PATH) or None"
+                )
             target = ConvNeXt(**self._kwargs) if self.deploy else self
             load_pretrained(target, init_cfg.pop('checkpoint'), **init_cfg)
             if self.deploy:
@@ -409,8 +495,9 @@ class ConvNeXt(BaseModule):
 
     def _fold_unfused_on_load(self, state_dict, prefix, *args):
         """Load-state-dict pre-hook: a deploy model folds an unfused state dict before loading it."""
-        if self.deploy and any(k.startswith(prefix + 'stages.') and k.endswith(('.norm.weight', '.gamma'))
-                               for k in state_dict):
+        if self.deploy and any(
+            k.startswith(prefix + 'stages.') and k.endswith(('.norm.weight', '.gamma')) for k in state_dict
+        ):
             fuse_state_dict(state_dict, prefix)
 
     @torch.no_grad()
@@ -445,8 +532,8 @@ class ConvNeXt(BaseModule):
         return self
 
     def _freeze_stages(self):
-        frozen = list(self.downsample_layers[:self.frozen_stages + 1] if self.frozen_stages >= 0 else [])
-        frozen += list(self.stages[:max(self.frozen_stages, 0)])
+        frozen = list(self.downsample_layers[: self.frozen_stages + 1] if self.frozen_stages >= 0 else [])
+        frozen += list(self.stages[: max(self.frozen_stages, 0)])
         for module in frozen:
             module.eval()
             for param in module.parameters():

@@ -7,6 +7,7 @@ soft targets. The ConvNeXt release (facebookresearch/ConvNeXt ``main.py``) uses 
 1.0, switch probability 0.5, batch mode, label smoothing 0.1, and random erasing 0.25 in 'pixel'
 mode. mmengine's :class:`~mmengine.model.ImgDataPreprocessor` does the stacking and normalisation.
 """
+
 from typing import Optional, Sequence
 
 import torch
@@ -47,13 +48,15 @@ class ClsDataPreprocessor(ImgDataPreprocessor):
         (torch.float32, torch.Size([10]))
     """
 
-    def __init__(self,
-                 mean: Sequence[float] = IMAGENET_MEAN_255,
-                 std: Sequence[float] = IMAGENET_STD_255,
-                 num_classes: Optional[int] = None,
-                 mixup: Optional[dict] = None,
-                 random_erasing: Optional[dict] = None,
-                 non_blocking: bool = False):
+    def __init__(
+        self,
+        mean: Sequence[float] = IMAGENET_MEAN_255,
+        std: Sequence[float] = IMAGENET_STD_255,
+        num_classes: Optional[int] = None,
+        mixup: Optional[dict] = None,
+        random_erasing: Optional[dict] = None,
+        non_blocking: bool = False,
+    ):
         super().__init__(mean=mean, std=std, non_blocking=non_blocking)
         self.num_classes = num_classes
         self.mixup = None
@@ -84,7 +87,8 @@ class ClsDataPreprocessor(ImgDataPreprocessor):
                 raise ValueError(
                     f'ClsDataPreprocessor: timm Mixup/CutMix mixes each image with the flipped batch and needs an '
                     f'even batch; got {inputs.shape[0]} images. Use an even train_dataloader.batch_size and '
-                    f'drop_last=True.')
+                    f'drop_last=True.'
+                )
             labels = torch.stack([s.gt_label.reshape(()) for s in samples]).to(inputs.device)
             inputs, soft = self.mixup(inputs, labels)
             for sample, score in zip(samples, soft):

@@ -6,6 +6,7 @@
   keeps the (un-flipped) mask predicted with it in its own view. The detector sees each view as a
   plain image (see :meth:`InstanceTTAModel.test_step`), which Cascade Mask R-CNN needs.
 """
+
 from typing import List
 
 import torch
@@ -15,7 +16,7 @@ from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 
-_FLIP_DIMS = {'horizontal': (-1, ), 'vertical': (-2, ), 'diagonal': (-2, -1)}
+_FLIP_DIMS = {'horizontal': (-1,), 'vertical': (-2,), 'diagonal': (-2, -1)}
 
 
 @MODELS.register_module()
@@ -61,10 +62,10 @@ class InstanceTTAModel(DetTTAModel):
         if bboxes.numel() == 0:
             return data_samples[0]
         dets, keep = batched_nms(bboxes, scores, labels, self.tta_cfg.nms)
-        keep = keep[:self.tta_cfg.max_per_img]
+        keep = keep[: self.tta_cfg.max_per_img]
         merged = InstanceData()
-        merged.bboxes = dets[:len(keep), :-1]
-        merged.scores = dets[:len(keep), -1]
+        merged.bboxes = dets[: len(keep), :-1]
+        merged.scores = dets[: len(keep), -1]
         merged.labels = labels[keep]
         merged.masks = masks[keep]
         result = data_samples[0]
@@ -78,6 +79,8 @@ class InstanceTTAModel(DetTTAModel):
             return masks
         direction = meta.get('flip_direction')
         if direction not in _FLIP_DIMS:
-            raise ValueError(f"InstanceTTAModel: flip_direction={direction!r} in the test-time views; "
-                             f"use RandomFlip with direction in {sorted(_FLIP_DIMS)}")
+            raise ValueError(
+                f'InstanceTTAModel: flip_direction={direction!r} in the test-time views; '
+                f'use RandomFlip with direction in {sorted(_FLIP_DIMS)}'
+            )
         return masks.flip(_FLIP_DIMS[direction])

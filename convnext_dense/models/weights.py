@@ -19,6 +19,7 @@ facebookresearch/ConvNeXt-V2 README tables); ``docs/pretrained_weights.md`` says
 which and where each URL and accuracy comes from. ``tools/download_weights.py`` downloads them ahead
 of time (``--list`` prints this table).
 """
+
 import argparse
 import contextlib
 import hashlib
@@ -38,8 +39,10 @@ from urllib.parse import urlparse
 import torch
 
 V1_SOURCE = 'facebookresearch/ConvNeXt README.md'
-V1_DENSE_SOURCE = ('facebookresearch/ConvNeXt object_detection/README.md and semantic_segmentation/README.md '
-                   '("Pretrained Model" column)')
+V1_DENSE_SOURCE = (
+    'facebookresearch/ConvNeXt object_detection/README.md and semantic_segmentation/README.md '
+    '("Pretrained Model" column)'
+)
 V2_SOURCE = 'facebookresearch/ConvNeXt-V2 README.md'
 _FB = 'https://dl.fbaipublicfiles.com/convnext/'
 # torch.hub's convention: 'name-<first hex digits of the SHA-256>.ext'
@@ -79,46 +82,78 @@ class ReleasedWeights:
     source: str
 
 
-def _v1(size: str, data_tag: str, res: int, top1: Optional[float], data: str, ema: bool = False,
-        source: str = V1_SOURCE) -> ReleasedWeights:
+def _v1(
+    size: str, data_tag: str, res: int, top1: Optional[float], data: str, ema: bool = False, source: str = V1_SOURCE
+) -> ReleasedWeights:
     name = f'convnext_{size}_{data_tag}_{res}' + ('_ema' if ema else '')
     return ReleasedWeights(name, size, data, res, ema, top1, f'{_FB}{name}.pth', source)
 
 
-def _v2(size: str, folder: str, data_tag: str, res: int, top1: Optional[float], data: str,
-        suffix: str = 'ema') -> ReleasedWeights:
+def _v2(
+    size: str, folder: str, data_tag: str, res: int, top1: Optional[float], data: str, suffix: str = 'ema'
+) -> ReleasedWeights:
     name = f'convnextv2_{size}_{data_tag}_{res}_{suffix}'
-    return ReleasedWeights(name, f'v2-{size}', data, res, suffix == 'ema', top1,
-                           f'{_FB}convnextv2/{folder}/{name}.pt', V2_SOURCE)
+    return ReleasedWeights(
+        name, f'v2-{size}', data, res, suffix == 'ema', top1, f'{_FB}convnextv2/{folder}/{name}.pt', V2_SOURCE
+    )
 
 
 _TABLE: List[ReleasedWeights] = [
     # V1, ImageNet-1K, non-EMA: what the authors' detection and segmentation recipes start from
     *[_v1(s, '1k', 224, None, 'IN-1K', source=V1_DENSE_SOURCE) for s in ('tiny', 'small', 'base')],
     # V1, ImageNet-1K, EMA (the classification table)
-    *[_v1(s, '1k', 224, t, 'IN-1K', ema=True)
-      for s, t in (('tiny', 82.1), ('small', 83.1), ('base', 83.8), ('large', 84.3))],
+    *[
+        _v1(s, '1k', 224, t, 'IN-1K', ema=True)
+        for s, t in (('tiny', 82.1), ('small', 83.1), ('base', 83.8), ('large', 84.3))
+    ],
     _v1('base', '1k', 384, 85.1, 'IN-1K'),
     _v1('large', '1k', 384, 85.5, 'IN-1K'),
     # V1, ImageNet-22K classifiers (21841 classes): what the in22k detection/segmentation recipes use
     *[_v1(s, '22k', 224, None, 'IN-22K') for s in ('tiny', 'small', 'base', 'large', 'xlarge')],
     # V1, ImageNet-22K pre-trained, ImageNet-1K fine-tuned (XL as EMA)
-    *[_v1(s, '22k_1k', 224, t, 'IN-22K -> IN-1K', ema=s == 'xlarge')
-      for s, t in (('tiny', 82.9), ('small', 84.6), ('base', 85.8), ('large', 86.6), ('xlarge', 87.0))],
-    *[_v1(s, '22k_1k', 384, t, 'IN-22K -> IN-1K', ema=s == 'xlarge')
-      for s, t in (('tiny', 84.1), ('small', 85.8), ('base', 86.8), ('large', 87.5), ('xlarge', 87.8))],
+    *[
+        _v1(s, '22k_1k', 224, t, 'IN-22K -> IN-1K', ema=s == 'xlarge')
+        for s, t in (('tiny', 82.9), ('small', 84.6), ('base', 85.8), ('large', 86.6), ('xlarge', 87.0))
+    ],
+    *[
+        _v1(s, '22k_1k', 384, t, 'IN-22K -> IN-1K', ema=s == 'xlarge')
+        for s, t in (('tiny', 84.1), ('small', 85.8), ('base', 86.8), ('large', 87.5), ('xlarge', 87.8))
+    ],
     # V2, FCMAE pre-trained only (self-supervised on ImageNet-1K images)
-    *[_v2(s, 'pt_only', '1k', 224, None, 'FCMAE', suffix='fcmae')
-      for s in ('atto', 'femto', 'pico', 'nano', 'tiny', 'base', 'large', 'huge')],
+    *[
+        _v2(s, 'pt_only', '1k', 224, None, 'FCMAE', suffix='fcmae')
+        for s in ('atto', 'femto', 'pico', 'nano', 'tiny', 'base', 'large', 'huge')
+    ],
     # V2, FCMAE pre-trained, ImageNet-1K fine-tuned (released as EMA only)
-    *[_v2(s, 'im1k', '1k', 224, t, 'FCMAE -> IN-1K')
-      for s, t in (('atto', 76.7), ('femto', 78.5), ('pico', 80.3), ('nano', 81.9), ('tiny', 83.0),
-                   ('base', 84.9), ('large', 85.8), ('huge', 86.3))],
+    *[
+        _v2(s, 'im1k', '1k', 224, t, 'FCMAE -> IN-1K')
+        for s, t in (
+            ('atto', 76.7),
+            ('femto', 78.5),
+            ('pico', 80.3),
+            ('nano', 81.9),
+            ('tiny', 83.0),
+            ('base', 84.9),
+            ('large', 85.8),
+            ('huge', 86.3),
+        )
+    ],
     # V2, FCMAE pre-trained, ImageNet-22K then ImageNet-1K fine-tuned (EMA)
-    *[_v2(s, 'im22k', '22k', r, t, 'FCMAE -> IN-22K -> IN-1K')
-      for s, r, t in (('nano', 224, 82.1), ('nano', 384, 83.4), ('tiny', 224, 83.9), ('tiny', 384, 85.1),
-                      ('base', 224, 86.8), ('base', 384, 87.7), ('large', 224, 87.3), ('large', 384, 88.2),
-                      ('huge', 384, 88.7), ('huge', 512, 88.9))],
+    *[
+        _v2(s, 'im22k', '22k', r, t, 'FCMAE -> IN-22K -> IN-1K')
+        for s, r, t in (
+            ('nano', 224, 82.1),
+            ('nano', 384, 83.4),
+            ('tiny', 224, 83.9),
+            ('tiny', 384, 85.1),
+            ('base', 224, 86.8),
+            ('base', 384, 87.7),
+            ('large', 224, 87.3),
+            ('large', 384, 88.2),
+            ('huge', 384, 88.7),
+            ('huge', 512, 88.9),
+        )
+    ],
 ]
 RELEASED_WEIGHTS: Dict[str, ReleasedWeights] = {w.name: w for w in _TABLE}
 _BY_URL: Dict[str, ReleasedWeights] = {w.url: w for w in _TABLE}
@@ -147,8 +182,9 @@ def file_name(url: str) -> str:
     """The cache file name of a URL: its last path component, as torch.hub and mmengine name it."""
     name = osp.basename(urlparse(url).path)
     if not name:
-        raise ValueError(f'{url!r} does not end in a file name; a checkpoint URL looks like '
-                         f'https://host/path/file.pth')
+        raise ValueError(
+            f'{url!r} does not end in a file name; a checkpoint URL looks like ' f'https://host/path/file.pth'
+        )
     return name
 
 
@@ -161,16 +197,19 @@ def offline_hint(url: str) -> str:
     """How to run without network access: the cache file and the ``--cfg-options`` that replaces the URL."""
     name = file_name(url)
     entry = released(url)
-    tool = (f'`python tools/download_weights.py --name {entry.name}` or ' if entry else '') + \
-        '`python tools/download_weights.py CONFIG`'
-    return (f'Without network access, download {url} elsewhere (for example with {tool}), '
-            f'then either copy it to {cached_path(url)} '
-            f'(the cache file {name!r} is used without network access) or point the config at your copy: '
-            f'--cfg-options model.backbone.init_cfg.checkpoint=/path/to/{name} '
-            f'(for a classification fine-tuning config: model.finetune.checkpoint=/path/to/{name})')
+    tool = (
+        f'`python tools/download_weights.py --name {entry.name}` or ' if entry else ''
+    ) + '`python tools/download_weights.py CONFIG`'
+    return (
+        f'Without network access, download {url} elsewhere (for example with {tool}), '
+        f'then either copy it to {cached_path(url)} '
+        f'(the cache file {name!r} is used without network access) or point the config at your copy: '
+        f'--cfg-options model.backbone.init_cfg.checkpoint=/path/to/{name} '
+        f'(for a classification fine-tuning config: model.finetune.checkpoint=/path/to/{name})'
+    )
 
 
-def download(url: str, dst: str, progress: bool = True, timeout: float = 30.) -> str:
+def download(url: str, dst: str, progress: bool = True, timeout: float = 30.0) -> str:
     """Download ``url`` to ``dst`` atomically; return ``dst``.
 
     The data go to a temporary file in ``dst``'s folder, which is renamed to ``dst`` only after the
@@ -196,8 +235,17 @@ def download(url: str, dst: str, progress: bool = True, timeout: float = 30.) ->
                 sha256 = hashlib.sha256()
                 received = 0
                 from tqdm import tqdm
-                with tqdm(total=expected, disable=not progress, unit='B', unit_scale=True, unit_divisor=1024,
-                          desc=osp.basename(dst), file=sys.stderr, mininterval=1.0) as bar:
+
+                with tqdm(
+                    total=expected,
+                    disable=not progress,
+                    unit='B',
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    desc=osp.basename(dst),
+                    file=sys.stderr,
+                    mininterval=1.0,
+                ) as bar:
                     while True:
                         chunk = response.read(_CHUNK)
                         if not chunk:
@@ -209,21 +257,26 @@ def download(url: str, dst: str, progress: bool = True, timeout: float = 30.) ->
                 f.flush()
                 os.fsync(f.fileno())
         except urllib.error.HTTPError as e:
-            raise WeightsDownloadError(f'Downloading {url} failed: HTTP {e.code} {e.reason}. '
-                                       f'{offline_hint(url)}') from e
+            raise WeightsDownloadError(
+                f'Downloading {url} failed: HTTP {e.code} {e.reason}. ' f'{offline_hint(url)}'
+            ) from e
         except (urllib.error.URLError, http.client.HTTPException, OSError, socket.timeout, ValueError) as e:
             reason = getattr(e, 'reason', e)
-            raise WeightsDownloadError(f'Could not download {url} ({type(e).__name__}: {reason}); it would be '
-                                       f'cached as {dst}. {offline_hint(url)}') from e
+            raise WeightsDownloadError(
+                f'Could not download {url} ({type(e).__name__}: {reason}); it would be '
+                f'cached as {dst}. {offline_hint(url)}'
+            ) from e
         if expected is not None and received != expected:
             raise WeightsDownloadError(
                 f'Downloading {url} was cut off: {received} of {expected} bytes arrived '
-                f'(Content-Length). Nothing was written to {folder}; run again to retry. {offline_hint(url)}')
+                f'(Content-Length). Nothing was written to {folder}; run again to retry. {offline_hint(url)}'
+            )
         if hash_prefix and not sha256.hexdigest().startswith(hash_prefix):
             raise WeightsDownloadError(
                 f'Downloaded {url} has SHA-256 {sha256.hexdigest()[:len(hash_prefix) + 4]}..., but its name '
                 f'says {hash_prefix}: the download is damaged or the server sent another file. Nothing was '
-                f'written to {folder}.')
+                f'written to {folder}.'
+            )
         os.replace(tmp, dst)
         tmp = None
     finally:
@@ -254,9 +307,11 @@ def fetch(url: str, out_dir: Optional[str] = None, progress: bool = True) -> str
     if osp.isfile(dst):
         return dst
     from mmengine.dist import barrier, get_dist_info
+
     rank, world_size = get_dist_info()
     if rank == 0:
         from mmengine.logging import print_log
+
         print_log(f'Downloading {url} to {dst}', logger='current')
         download(url, dst, progress=progress)
     if world_size > 1:
@@ -287,7 +342,8 @@ def load_url_checkpoint(url: str, map_location='cpu') -> dict:
             f'({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}). If it is damaged, delete it '
             f'and it is downloaded again on the next run. If it is a checkpoint you trust that holds more '
             f'than tensors, pass it as a local path, which loads with the full pickle: '
-            f'--cfg-options model.backbone.init_cfg.checkpoint={path}') from e
+            f'--cfg-options model.backbone.init_cfg.checkpoint={path}'
+        ) from e
 
 
 def config_checkpoints(cfg) -> List[Tuple[str, str]]:

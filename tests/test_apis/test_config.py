@@ -1,4 +1,5 @@
 """tools/train.py and tools/test.py options, as applied to a config by convnext_dense.apis."""
+
 from types import SimpleNamespace
 
 import pytest
@@ -8,18 +9,34 @@ from convnext_dense.apis import apply_test_args, apply_train_args, default_work_
 
 
 def _train_args(**kw):
-    return SimpleNamespace(**{**dict(config='configs/x/my_model.py', work_dir=None, amp=False, resume=None, seed=None,
-                                     deterministic=False, launcher='none'), **kw})
+    return SimpleNamespace(
+        **{
+            **dict(
+                config='configs/x/my_model.py',
+                work_dir=None,
+                amp=False,
+                resume=None,
+                seed=None,
+                deterministic=False,
+                launcher='none',
+            ),
+            **kw,
+        }
+    )
 
 
 def _cfg(scope='mmdet', tta=True):
-    cfg = Config(dict(default_scope=scope, model=dict(type='M'),
-                       optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4)),
-                       test_dataloader=dict(dataset=dict(pipeline=['test'])),
-                       test_evaluator=dict(type='CocoMetric'),
-                       default_hooks=dict(visualization=dict(type='DetVisualizationHook', draw=False)),
-                       visualizer=dict(type='DetLocalVisualizer'),
-                       ))
+    cfg = Config(
+        dict(
+            default_scope=scope,
+            model=dict(type='M'),
+            optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4)),
+            test_dataloader=dict(dataset=dict(pipeline=['test'])),
+            test_evaluator=dict(type='CocoMetric'),
+            default_hooks=dict(visualization=dict(type='DetVisualizationHook', draw=False)),
+            visualizer=dict(type='DetLocalVisualizer'),
+        )
+    )
     if tta:
         cfg.merge_from_dict(dict(tta_model=dict(type='DetTTAModel'), tta_pipeline=['tta']))
     return cfg
@@ -52,6 +69,7 @@ def test_seed_sets_randomness():
 
 def test_amp_without_a_gpu_says_what_to_do(monkeypatch):
     import torch
+
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     with pytest.raises(RuntimeError, match='--amp needs a CUDA GPU'):
         apply_train_args(_cfg(), _train_args(amp=True))
@@ -63,8 +81,20 @@ def test_amp_without_a_gpu_says_what_to_do(monkeypatch):
 def _test_args(tmp_path, **kw):
     ckpt = tmp_path / 'epoch_1.pth'
     ckpt.write_bytes(b'x')
-    return SimpleNamespace(**{**dict(config='configs/x/m.py', checkpoint=str(ckpt), work_dir=None, out=None,
-                                     show_dir=None, tta=False, launcher='none'), **kw})
+    return SimpleNamespace(
+        **{
+            **dict(
+                config='configs/x/m.py',
+                checkpoint=str(ckpt),
+                work_dir=None,
+                out=None,
+                show_dir=None,
+                tta=False,
+                launcher='none',
+            ),
+            **kw,
+        }
+    )
 
 
 def test_tta_wraps_the_model_and_swaps_the_pipeline(tmp_path):

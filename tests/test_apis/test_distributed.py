@@ -1,4 +1,5 @@
 """CPU multi-process support: SyncBN over gloo equals one BatchNorm over the whole batch; config set-up."""
+
 import os
 import socket
 
@@ -47,15 +48,23 @@ def _worker(rank, port, queue):
     start = sum(SIZES[:rank])
     for dims in DIMS:
         x, target, weight, bias = _data(dims)
-        x_local = x[start:start + SIZES[rank]].clone().requires_grad_()
+        x_local = x[start : start + SIZES[rank]].clone().requires_grad_()
         bn = _make(CPUSyncBatchNorm, weight, bias)
         out = bn(x_local)
-        (out * target[start:start + SIZES[rank]]).sum().backward()
+        (out * target[start : start + SIZES[rank]]).sum().backward()
         bn(x_local)  # a second step: running statistics accumulate
         # numpy copies: tensors in a queue would live in shared memory that dies with the process
-        queue.put((rank, dims, [t.detach().numpy().copy() for t in (out, x_local.grad, bn.weight.grad, bn.bias.grad,
-                                                                      bn.running_mean, bn.running_var)],
-                   int(bn.num_batches_tracked)))
+        queue.put(
+            (
+                rank,
+                dims,
+                [
+                    t.detach().numpy().copy()
+                    for t in (out, x_local.grad, bn.weight.grad, bn.bias.grad, bn.running_mean, bn.running_var)
+                ],
+                int(bn.num_batches_tracked),
+            )
+        )
     dist.barrier()
     # Leave without running gloo's C++ destructors: at interpreter exit they sometimes abort ("terminate
     # called without an active exception", SIGABRT) after all the work is done. The results are flushed first.
@@ -80,7 +89,7 @@ def test_cpu_sync_bn_over_two_processes_equals_batchnorm_over_the_whole_batch():
         ref(x)
         for rank in range(len(SIZES)):
             r_out, r_xgrad, _, _, r_mean, r_var, r_steps = got[rank, dims]
-            sl = slice(sum(SIZES[:rank]), sum(SIZES[:rank + 1]))
+            sl = slice(sum(SIZES[:rank]), sum(SIZES[: rank + 1]))
             torch.testing.assert_close(r_out, out.detach()[sl], rtol=1e-5, atol=1e-5)
             torch.testing.assert_close(r_xgrad, x.grad[sl], rtol=1e-4, atol=1e-5)
             torch.testing.assert_close(r_mean, ref.running_mean, rtol=1e-5, atol=1e-6)
@@ -92,8 +101,9 @@ def test_cpu_sync_bn_over_two_processes_equals_batchnorm_over_the_whole_batch():
 
 
 def test_convert_keeps_weights_buffers_and_frozen_flags():
-    model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.SyncBatchNorm(4), nn.Sequential(nn.SyncBatchNorm(4)),
-                          nn.BatchNorm2d(4))
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 1), nn.SyncBatchNorm(4), nn.Sequential(nn.SyncBatchNorm(4)), nn.BatchNorm2d(4)
+    )
     with torch.no_grad():
         model[1].running_mean.uniform_()
         model[1].weight.uniform_()

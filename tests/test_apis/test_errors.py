@@ -3,6 +3,7 @@
 Each test is one row (or a few) of docs/errors.md. The tools are run as a user runs them only for the
 main command on a fresh checkout; everything else calls the functions the tools call.
 """
+
 import copy
 import json
 import os
@@ -45,6 +46,7 @@ _fromfile = Config.fromfile
 @pytest.fixture(autouse=True)
 def read_each_config_once(monkeypatch):
     """load_config as it is, but each file parsed once for the module (1-2 s each), then copied."""
+
     def fromfile(path, *args, **kwargs):
         key = osp.abspath(path)
         if key not in _READ_CONFIGS:
@@ -56,8 +58,20 @@ def read_each_config_once(monkeypatch):
 
 def train_cfg(config, tmp_path, options=None, **args):
     """The config as tools/train.py prepares it, with the work dir in tmp_path."""
-    ns = SimpleNamespace(**{**dict(config=config, work_dir=str(tmp_path / 'work'), amp=False, resume=None, seed=None,
-                                   deterministic=False, launcher='none'), **args})
+    ns = SimpleNamespace(
+        **{
+            **dict(
+                config=config,
+                work_dir=str(tmp_path / 'work'),
+                amp=False,
+                resume=None,
+                seed=None,
+                deterministic=False,
+                launcher='none',
+            ),
+            **args,
+        }
+    )
     return apply_train_args(load_config(osp.join(ROOT, config), options), ns)
 
 
@@ -77,8 +91,14 @@ def problems(cfg, config, mode='train'):
 # ----------------------------------------------------------------- main commands on a fresh checkout
 def test_detection_main_command_on_a_fresh_checkout_says_where_data_and_weights_go(tmp_path):
     env = dict(os.environ, TORCH_HOME=str(tmp_path / 'torch_home'), CUDA_VISIBLE_DEVICES='')
-    result = subprocess.run([sys.executable, 'tools/train.py', DET, '--work-dir', str(tmp_path / 'work')],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, 'tools/train.py', DET, '--work-dir', str(tmp_path / 'work')],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     err = result.stderr
     assert result.returncode == 2, err[-3000:]
     assert 'Traceback' not in err and len(err.strip().splitlines()) < 12, err
@@ -153,20 +173,31 @@ def build_coco(root, split='train', **kwargs):
     from mmengine.registry import init_default_scope
 
     from convnext_dense.datasets.synthetic.coco import CLASSES
+
     init_default_scope('mmdet')
-    return DATASETS.build(dict(
-        type='CheckedCocoDataset', data_root=root, ann_file=f'annotations/instances_{split}.json',
-        data_prefix=dict(img=f'{split}/'), metainfo=dict(classes=CLASSES), test_mode=False,
-        filter_cfg=dict(filter_empty_gt=False),
-        pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', with_bbox=True)], **kwargs))
+    return DATASETS.build(
+        dict(
+            type='CheckedCocoDataset',
+            data_root=root,
+            ann_file=f'annotations/instances_{split}.json',
+            data_prefix=dict(img=f'{split}/'),
+            metainfo=dict(classes=CLASSES),
+            test_mode=False,
+            filter_cfg=dict(filter_empty_gt=False),
+            pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', with_bbox=True)],
+            **kwargs,
+        )
+    )
 
 
 def test_malformed_annotation_json(coco):
     path = osp.join(coco, 'annotations', 'instances_train.json')
     with open(path, 'w') as f:
         f.write('{"images": [')
-    with pytest.raises(ValueError, match=r"COCO annotation file '.*instances_train\.json' is not valid JSON .*"
-                                         r"re-create or re-download it"):
+    with pytest.raises(
+        ValueError,
+        match=r"COCO annotation file '.*instances_train\.json' is not valid JSON .*" r're-create or re-download it',
+    ):
         build_coco(coco)
 
 
@@ -174,8 +205,11 @@ def test_missing_and_corrupt_images_name_the_file(coco):
     dataset = build_coco(coco)
     missing, corrupt = dataset.get_data_info(0)['img_path'], dataset.get_data_info(1)['img_path']
     os.remove(missing)
-    with pytest.raises(FileNotFoundError, match=rf"image '{missing}' \(id \d+ in .*\) does not exist: check "
-                                                r"data_prefix, or remove the image from the annotation file"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=rf"image '{missing}' \(id \d+ in .*\) does not exist: check "
+        r'data_prefix, or remove the image from the annotation file',
+    ):
         dataset[0]
     with open(corrupt, 'wb') as f:
         f.write(b'not a jpeg')
@@ -189,8 +223,9 @@ def test_corrupt_image_in_a_dataloader_worker_is_reported_by_name(coco):
     corrupt = dataset.get_data_info(0)['img_path']
     with open(corrupt, 'wb') as f:
         f.write(b'not a jpeg')
-    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, [0]), num_workers=1,
-                                         collate_fn=lambda batch: batch)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.Subset(dataset, [0]), num_workers=1, collate_fn=lambda batch: batch
+    )
     with pytest.raises(ValueError) as info:
         next(iter(loader))
     assert 'DataLoader worker' in str(info.value)
@@ -211,12 +246,15 @@ def test_zero_area_and_out_of_image_boxes_are_skipped_with_a_warning(coco, monke
     with open(path, 'w') as f:
         json.dump(data, f)
     logged = []
-    monkeypatch.setattr('convnext_dense.datasets.coco_checks.print_log',
-                        lambda msg, **kw: logged.append((msg, kw.get('level'))))
+    monkeypatch.setattr(
+        'convnext_dense.datasets.coco_checks.print_log', lambda msg, **kw: logged.append((msg, kw.get('level')))
+    )
     dataset = build_coco(coco)
     skipped = next(m for m, _ in logged if 'are skipped' in m)
-    assert skipped.startswith(f'{path}: 2 annotations are skipped, as mmdet does (1 zero area or a side < 1 px, '
-                              f'1 entirely outside the image), e.g. id {anns[0]["id"]}')
+    assert skipped.startswith(
+        f'{path}: 2 annotations are skipped, as mmdet does (1 zero area or a side < 1 px, '
+        f'1 entirely outside the image), e.g. id {anns[0]["id"]}'
+    )
     assert 'Fix their "bbox"' in skipped
     crossing = next(m for m, _ in logged if 'cross their image border' in m)
     assert f'1 boxes cross their image border (e.g. ids [{anns[2]["id"]}])' in crossing
@@ -230,8 +268,10 @@ def test_class_count_that_does_not_match_the_dataset(coco, tmp_path):
     assert problems(ok, DET_DEMO) == {}  # the demo on its data passes every check
     bad = train_cfg(DET_DEMO, tmp_path, {'data_root': coco + '/', 'model.roi_head.mask_head.num_classes': 4})
     text = problems(bad, DET_DEMO)['classes']
-    assert text.startswith('model.roi_head.mask_head.num_classes=4, but the training dataset has 5 classes '
-                           '(circle, square, triangle, star, hexagon)')
+    assert text.startswith(
+        'model.roi_head.mask_head.num_classes=4, but the training dataset has 5 classes '
+        '(circle, square, triangle, star, hexagon)'
+    )
     assert '--cfg-options model.roi_head.mask_head.num_classes=5' in text
 
 
@@ -252,29 +292,41 @@ def ade(synthetic_set):
 def build_ade(root):
     from mmengine.registry import init_default_scope
     from mmseg.registry import DATASETS
+
     init_default_scope('mmseg')
-    return DATASETS.build(dict(type='SyntheticADE20KDataset', data_root=root,
-                               data_prefix=dict(img_path='images/training', seg_map_path='annotations/training'),
-                               pipeline=[dict(type='LoadImageFromFile'),
-                                         dict(type='LoadAnnotations', reduce_zero_label=True)]))
+    return DATASETS.build(
+        dict(
+            type='SyntheticADE20KDataset',
+            data_root=root,
+            data_prefix=dict(img_path='images/training', seg_map_path='annotations/training'),
+            pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', reduce_zero_label=True)],
+        )
+    )
 
 
 def test_segmentation_label_out_of_range_and_size_mismatch(ade, tmp_path):
     import numpy as np
     from PIL import Image
+
     root = str(tmp_path / 'ade')
     shutil.copytree(ade, root)
     dataset = build_ade(root)
     label0, label1 = dataset.get_data_info(0)['seg_map_path'], dataset.get_data_info(1)['seg_map_path']
     Image.fromarray(np.full((32, 32), 9, np.uint8)).save(label0)  # 5 classes: 1..5 on disk
-    with pytest.raises(ValueError, match=rf"label '{label0}' holds value\(s\) \[9\] outside the 5 classes.*Fix the "
-                                         r"file, or set the dataset metainfo / num_classes"):
+    with pytest.raises(
+        ValueError,
+        match=rf"label '{label0}' holds value\(s\) \[9\] outside the 5 classes.*Fix the "
+        r'file, or set the dataset metainfo / num_classes',
+    ):
         dataset[0]
     with Image.open(dataset.get_data_info(1)['img_path']) as img:
         w, h = img.size
     Image.fromarray(np.ones((h + 1, w), np.uint8)).save(label1)
-    with pytest.raises(ValueError, match=rf"label '{label1}' is {h + 1}x{w} \(HxW\) but its image .* is {h}x{w}: a "
-                                         r"label must have its image's size"):
+    with pytest.raises(
+        ValueError,
+        match=rf"label '{label1}' is {h + 1}x{w} \(HxW\) but its image .* is {h}x{w}: a "
+        r"label must have its image's size",
+    ):
         dataset[1]
 
 
@@ -285,13 +337,17 @@ def test_segmentation_corrupt_image_names_the_file(ade, tmp_path):
     image = dataset.get_data_info(0)['img_path']
     with open(image, 'wb') as f:
         f.write(b'not a jpeg')
-    with pytest.raises(ValueError, match=rf"image '{image}' cannot be decoded \(UnidentifiedImageError\): the file "
-                                         r"is corrupt or not an image\. Replace it"):
+    with pytest.raises(
+        ValueError,
+        match=rf"image '{image}' cannot be decoded \(UnidentifiedImageError\): the file "
+        r'is corrupt or not an image\. Replace it',
+    ):
         dataset[0]
 
 
 def test_classification_head_against_the_class_folders(tmp_path):
     from convnext_dense.datasets.synthetic import generate_imagefolder
+
     data = str(tmp_path / 'cls')
     generate_imagefolder(data, num_classes=3, num_train_per_class=1, num_val_per_class=1, image_size=16)
     cfg = train_cfg(CLS_DEMO, tmp_path, {'data_root': data})
@@ -306,14 +362,17 @@ def test_misspelt_cfg_option_suggests_the_existing_key(config):
     with pytest.raises(ValueError) as info:
         load_config(config, {'train_cfg.max_epoch': 1})
     message = str(info.value)
-    assert message.startswith("--cfg-options train_cfg.max_epoch=1: the config has no key 'max_epoch' under "
-                              "train_cfg (EpochBasedTrainLoop)")
+    assert message.startswith(
+        "--cfg-options train_cfg.max_epoch=1: the config has no key 'max_epoch' under "
+        'train_cfg (EpochBasedTrainLoop)'
+    )
     assert 'Did you mean train_cfg.max_epochs?' in message and '+train_cfg.max_epoch=1' in message
 
 
 def test_cfg_options_other_mistakes():
-    with pytest.raises(ValueError, match=r"no key 'train_cfgg' at the top level.*Did you mean "
-                                         r"train_cfg\.max_epochs"):
+    with pytest.raises(
+        ValueError, match=r"no key 'train_cfgg' at the top level.*Did you mean " r'train_cfg\.max_epochs'
+    ):
         load_config(DET, {'train_cfgg.max_epochs': 1})
     with pytest.raises(ValueError, match=r'model\.roi_head\.bbox_head has only 3 items \(indices 0\.\.2\)'):
         load_config(DET, {'model.roi_head.bbox_head.3.num_classes': 1})
@@ -322,13 +381,16 @@ def test_cfg_options_other_mistakes():
 
 
 def test_cfg_options_that_add_keys_on_purpose():
-    cfg = load_config(DET, {
-        'model.backbone.with_cp': True,  # an argument of ConvNeXt the config does not set
-        'optim_wrapper.clip_grad.max_norm': 1.0,  # clip_grad: an argument of the optim wrapper, created here
-        'randomness.seed': 0,  # an argument of mmengine's Runner
-        'model.roi_head.bbox_head.0.num_classes': 3,  # list items by index
-        '+my_note': 'kept',  # '+' adds any key
-    })
+    cfg = load_config(
+        DET,
+        {
+            'model.backbone.with_cp': True,  # an argument of ConvNeXt the config does not set
+            'optim_wrapper.clip_grad.max_norm': 1.0,  # clip_grad: an argument of the optim wrapper, created here
+            'randomness.seed': 0,  # an argument of mmengine's Runner
+            'model.roi_head.bbox_head.0.num_classes': 3,  # list items by index
+            '+my_note': 'kept',  # '+' adds any key
+        },
+    )
     assert cfg.model.backbone.with_cp is True and cfg.optim_wrapper.clip_grad == dict(max_norm=1.0)
     assert cfg.randomness.seed == 0 and cfg.model.roi_head.bbox_head[0].num_classes == 3 and cfg.my_note == 'kept'
 
@@ -341,26 +403,30 @@ def test_unknown_backbone_size(tmp_path):
 
 def test_backbone_size_that_does_not_fit_the_neck(tmp_path):
     text = problems(train_cfg(DET, tmp_path, {'model.backbone.arch': 'base'}), DET)['model']
-    assert text.startswith("model.neck.in_channels=[96, 192, 384, 768] but ConvNeXt arch 'base' gives "
-                           '[128, 256, 512, 1024] there')
+    assert text.startswith(
+        "model.neck.in_channels=[96, 192, 384, 768] but ConvNeXt arch 'base' gives " '[128, 256, 512, 1024] there'
+    )
     assert '--cfg-options model.neck.in_channels=[128,256,512,1024]' in text
 
 
 def test_missing_local_weights_say_how_to_get_them(tmp_path):
     cfg = train_cfg(DET, tmp_path, {'model.backbone.init_cfg.checkpoint': 'checkpoints/nothing_here.pth'})
     text = problems(cfg, DET)['weights']
-    assert text.startswith('the ImageNet weights checkpoints/nothing_here.pth (model.backbone.init_cfg.checkpoint) '
-                           'do not exist.')
+    assert text.startswith(
+        'the ImageNet weights checkpoints/nothing_here.pth (model.backbone.init_cfg.checkpoint) ' 'do not exist.'
+    )
     assert f'python tools/download_weights.py {DET}' in text and 'model.backbone.init_cfg=None' in text
 
 
 def test_file_that_is_not_a_checkpoint(tmp_path):
     from convnext_dense.models import ConvNeXt
     from convnext_dense.models.checkpoint import load_pretrained
+
     path = tmp_path / 'notes.pth'
     path.write_text('not a checkpoint')
-    with pytest.raises(ValueError, match=rf"(?s)'{path}' is not a readable PyTorch checkpoint .* Expected a \.pth "
-                                         r"file"):
+    with pytest.raises(
+        ValueError, match=rf"(?s)'{path}' is not a readable PyTorch checkpoint .* Expected a \.pth " r'file'
+    ):
         load_pretrained(ConvNeXt(arch=dict(depths=[1, 1, 1, 1], dims=[8, 16, 32, 64])), str(path))
 
 
@@ -368,6 +434,7 @@ def test_file_that_is_not_a_checkpoint(tmp_path):
 def tiny_and_small(tmp_path_factory):
     """Official-layout checkpoints of ConvNeXt-T and -S (random weights) and a model of each size."""
     from convnext_dense.models import ConvNeXt
+
     folder = tmp_path_factory.mktemp('ckpt')
     out = {}
     for arch in ('tiny', 'small'):
@@ -381,6 +448,7 @@ def tiny_and_small(tmp_path_factory):
 def test_small_checkpoint_into_tiny_names_both_archs(tiny_and_small):
     """S has every weight of T and more blocks in stage 3: loading it into T must not pass silently."""
     from convnext_dense.models.checkpoint import load_pretrained
+
     (tiny, _), (_, small_path) = tiny_and_small['tiny'], tiny_and_small['small']
     with pytest.raises(ValueError, match=r"(?s)arch 'small'.*arch 'tiny'"):
         load_pretrained(tiny, small_path)
@@ -388,9 +456,13 @@ def test_small_checkpoint_into_tiny_names_both_archs(tiny_and_small):
 
 def test_tiny_checkpoint_into_small_names_both_archs(tiny_and_small):
     from convnext_dense.models.checkpoint import load_pretrained
+
     (_, tiny_path), (small, _) = tiny_and_small['tiny'], tiny_and_small['small']
-    with pytest.raises(ValueError, match=r"(?s)backbone weights are missing.*The file holds arch 'tiny'.*the model is "
-                                         r"arch 'small'.*Set model\.backbone\.arch"):
+    with pytest.raises(
+        ValueError,
+        match=r"(?s)backbone weights are missing.*The file holds arch 'tiny'.*the model is "
+        r"arch 'small'.*Set model\.backbone\.arch",
+    ):
         load_pretrained(small, tiny_path)
 
 
@@ -399,8 +471,10 @@ def test_work_dir_that_cannot_be_written(tmp_path, monkeypatch):
     a_file = tmp_path / 'a_file'
     a_file.write_text('')
     cfg = train_cfg(CLS, tmp_path, work_dir=str(a_file / 'run'))
-    assert problems(cfg, CLS)['work_dir'] == (f"work_dir '{a_file}/run' cannot be created: {a_file} is a file, not "
-                                              f"a folder. Choose another with --work-dir PATH.")
+    assert problems(cfg, CLS)['work_dir'] == (
+        f"work_dir '{a_file}/run' cannot be created: {a_file} is a file, not "
+        f'a folder. Choose another with --work-dir PATH.'
+    )
     locked = tmp_path / 'locked'
     locked.mkdir()
     cfg = train_cfg(CLS, tmp_path, work_dir=str(locked / 'run'))
@@ -426,12 +500,15 @@ def test_paper_config_on_a_cpu(tmp_path, monkeypatch):
     weights.write_bytes(b'')
     options = {'data_root': f'{data}/', 'model.backbone.init_cfg.checkpoint': str(weights)}
     text = problems(train_cfg(DET, tmp_path, options), DET)['device']
-    assert text.startswith("optim_wrapper.type='AmpOptimWrapper' (mixed precision, as the paper's configs are "
-                           "released) needs a CUDA GPU and none is visible.")
+    assert text.startswith(
+        "optim_wrapper.type='AmpOptimWrapper' (mixed precision, as the paper's configs are "
+        'released) needs a CUDA GPU and none is visible.'
+    )
     assert '--cfg-options optim_wrapper.type=OptimWrapper' in text and 'configs/*/demo/' in text
     logged = []
     monkeypatch.setattr(preflight_module, 'print_log', lambda msg, **kw: logged.append(msg))
     options['optim_wrapper.type'] = 'OptimWrapper'
     assert problems(train_cfg(DET, tmp_path, options), DET) == {}
-    assert any('a total batch of 16 images' in m and 'auto_scale_lr.enable=True' in m and 'SyncBN' in m
-               for m in logged), logged
+    assert any(
+        'a total batch of 16 images' in m and 'auto_scale_lr.enable=True' in m and 'SyncBN' in m for m in logged
+    ), logged

@@ -1,4 +1,5 @@
 """tools/infer.py's path: drawn PNGs (and masks / JSON predictions) for detection and segmentation."""
+
 import json
 from pathlib import Path
 
@@ -12,16 +13,19 @@ from convnext_dense.apis.complexity import build_model
 from convnext_dense.apis.inference import list_images, run_inference
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMOS = {'det': ROOT / 'configs/detection/demo/cascade_convnext_demo.py',
-         'seg': ROOT / 'configs/segmentation/demo/upernet_convnext_demo.py'}
+DEMOS = {
+    'det': ROOT / 'configs/detection/demo/cascade_convnext_demo.py',
+    'seg': ROOT / 'configs/segmentation/demo/upernet_convnext_demo.py',
+}
 
 
 def _random_checkpoint(cfg, path, classes):
     torch.manual_seed(0)
     model = build_model(cfg)
     palette = [[(37 * i) % 256, (91 * i) % 256, (151 * i) % 256] for i in range(len(classes))]
-    torch.save({'state_dict': model.state_dict(),
-                'meta': {'dataset_meta': {'classes': classes, 'palette': palette}}}, path)  # as Runner saves it
+    torch.save(
+        {'state_dict': model.state_dict(), 'meta': {'dataset_meta': {'classes': classes, 'palette': palette}}}, path
+    )  # as Runner saves it
     return str(path)
 
 

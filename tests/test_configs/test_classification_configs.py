@@ -1,4 +1,5 @@
 """Every classification config builds its model and trains one step; the base configs hold the release's recipe."""
+
 import copy
 import glob
 import os.path as osp
@@ -13,8 +14,11 @@ from mmengine.structures import BaseDataElement
 import convnext_dense  # noqa: F401  (registration)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', 'classification', '**', '*.py'), recursive=True)
-                 if '_base_' not in osp.relpath(p, ROOT).split(osp.sep))
+CONFIGS = sorted(
+    p
+    for p in glob.glob(osp.join(ROOT, 'configs', 'classification', '**', '*.py'), recursive=True)
+    if '_base_' not in osp.relpath(p, ROOT).split(osp.sep)
+)
 
 
 def _model(cfg, shrink=False):
@@ -30,16 +34,23 @@ def _model(cfg, shrink=False):
         arch = model_cfg['backbone'].get('arch')
         if isinstance(arch, str):
             from convnext_dense.models.convnext import ARCH_SETTINGS
+
             grn = ARCH_SETTINGS[arch].get('grn', False)
-            model_cfg['backbone'] = dict(model_cfg['backbone'],
-                                         arch=dict(depths=[1, 1, 1, 1], dims=[8, 16, 32, 64], grn=grn))
+            model_cfg['backbone'] = dict(
+                model_cfg['backbone'], arch=dict(depths=[1, 1, 1, 1], dims=[8, 16, 32, 64], grn=grn)
+            )
     return MODELS.build(model_cfg)
 
 
 def test_configs_are_found():
     names = {osp.basename(p) for p in CONFIGS}
-    assert {'convnext_t_in1k.py', 'convnext_s_in1k.py', 'convnext_b_in1k.py', 'convnext_l_in1k.py',
-            'convnext_demo.py'} | set(PRETRAIN_22K) | set(FINETUNE_V1) | set(FINETUNE_V2) <= names
+    assert {
+        'convnext_t_in1k.py',
+        'convnext_s_in1k.py',
+        'convnext_b_in1k.py',
+        'convnext_l_in1k.py',
+        'convnext_demo.py',
+    } | set(PRETRAIN_22K) | set(FINETUNE_V1) | set(FINETUNE_V2) <= names
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, osp.join(ROOT, 'configs')))
@@ -76,8 +87,12 @@ def _sample(label):
     return sample
 
 
-SIZES = {'convnext_t_in1k.py': ('tiny', 0.1), 'convnext_s_in1k.py': ('small', 0.4),
-         'convnext_b_in1k.py': ('base', 0.5), 'convnext_l_in1k.py': ('large', 0.5)}
+SIZES = {
+    'convnext_t_in1k.py': ('tiny', 0.1),
+    'convnext_s_in1k.py': ('small', 0.4),
+    'convnext_b_in1k.py': ('base', 0.5),
+    'convnext_l_in1k.py': ('large', 0.5),
+}
 
 
 @pytest.mark.parametrize('name', sorted(SIZES))
@@ -98,17 +113,26 @@ def test_imagenet_configs_hold_the_released_recipe(name):
     warmup, cosine = cfg.param_scheduler
     assert (warmup.type, warmup.begin, warmup.end) == ('LinearLR', 0, 20)
     assert (cosine.type, cosine.begin, cosine.end, cosine.T_max, cosine.eta_min) == (
-        'CosineAnnealingLR', 20, 300, 280, 1e-6)
+        'CosineAnnealingLR',
+        20,
+        300,
+        280,
+        1e-6,
+    )
     assert warmup.convert_to_iter_based and cosine.convert_to_iter_based
     assert cfg.train_cfg.max_epochs == 300
     train_tf = cfg.train_dataloader.dataset.transform
     assert (train_tf.input_size, train_tf.auto_augment, train_tf.interpolation) == (
-        224, 'rand-m9-mstd0.5-inc1', 'bicubic')
+        224,
+        'rand-m9-mstd0.5-inc1',
+        'bicubic',
+    )
     assert cfg.val_dataloader.dataset.transform.crop_pct == 0.875
     pre = cfg.data_preprocessor
     assert pre.random_erasing == dict(probability=0.25, mode='pixel', max_count=1)
-    assert pre.mixup == dict(mixup_alpha=0.8, cutmix_alpha=1.0, prob=1.0, switch_prob=0.5, mode='batch',
-                             label_smoothing=0.1)
+    assert pre.mixup == dict(
+        mixup_alpha=0.8, cutmix_alpha=1.0, prob=1.0, switch_prob=0.5, mode='batch', label_smoothing=0.1
+    )
     assert [(h.type, h.momentum) for h in cfg.custom_hooks if 'EMA' in h.type] == [('UnswappedEMAHook', 1e-4)]
 
 
@@ -116,8 +140,9 @@ def test_no_weight_decay_on_one_dimensional_parameters():
     """As released: norms, biases, layer-scale gammas (and GRN) are not decayed; weights get 0.05."""
     for name in ('convnext_t_in1k.py', 'convnextv2_t_in1k.py'):
         cfg = Config.fromfile(osp.join(ROOT, 'configs', 'classification', name))
-        cfg.model.backbone.arch = dict(depths=[1, 1, 1, 1], dims=[8, 16, 32, 64],
-                                       grn=cfg.model.backbone.arch.startswith('v2'))
+        cfg.model.backbone.arch = dict(
+            depths=[1, 1, 1, 1], dims=[8, 16, 32, 64], grn=cfg.model.backbone.arch.startswith('v2')
+        )
         model = _model(cfg)
         wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
         decay = {id(p): g['weight_decay'] for g in wrapper.optimizer.param_groups for p in g['params']}
@@ -154,8 +179,8 @@ FINETUNE_V1 = {
 }
 # V2 fine-tuning of the FCMAE encoder: arch, blr, epochs, warm-up, layer decay type, rate, wd, drop path,
 # Mixup/CutMix, label smoothing. Shared: 4 nodes x 8 GPUs x 32 = 1024, EMA 0.9999, AMP, reprob 0.25.
-_ATTO = (2e-4, 600, 0, 'single', 0.9, 0.3, 0.1, False, 0.2)        # TRAINING.md "ConvNeXt-A"
-_TINY = (8e-4, 300, 40, 'single', 0.9, 0.05, 0.2, True, 0.1)       # TRAINING.md "ConvNeXt-T"
+_ATTO = (2e-4, 600, 0, 'single', 0.9, 0.3, 0.1, False, 0.2)  # TRAINING.md "ConvNeXt-A"
+_TINY = (8e-4, 300, 40, 'single', 0.9, 0.05, 0.2, True, 0.1)  # TRAINING.md "ConvNeXt-T"
 _BASE = (6.25e-4, 100, 20, 'layer_wise', 0.6, 0.05, 0.1, True, 0.1)  # TRAINING.md, V2-B ('group')
 FINETUNE_V2 = {
     'convnextv2_atto_fcmae_ft_in1k.py': ('v2-atto', *_ATTO),
@@ -168,9 +193,13 @@ FINETUNE_V2 = {
     'convnextv2_large_fcmae_ft_in1k.py': ('v2-large', *_BASE),
     'convnextv2_huge_fcmae_ft_in1k.py': ('v2-huge', *_BASE),
 }
-UNVERIFIED_V2 = {'convnextv2_femto_fcmae_ft_in1k.py', 'convnextv2_pico_fcmae_ft_in1k.py',
-                 'convnextv2_nano_fcmae_ft_in1k.py', 'convnextv2_large_fcmae_ft_in1k.py',
-                 'convnextv2_huge_fcmae_ft_in1k.py'}
+UNVERIFIED_V2 = {
+    'convnextv2_femto_fcmae_ft_in1k.py',
+    'convnextv2_pico_fcmae_ft_in1k.py',
+    'convnextv2_nano_fcmae_ft_in1k.py',
+    'convnextv2_large_fcmae_ft_in1k.py',
+    'convnextv2_huge_fcmae_ft_in1k.py',
+}
 
 
 def _load(name):
@@ -212,8 +241,9 @@ def test_imagenet22k_pretraining_recipe(name):
     data = cfg.train_dataloader.dataset
     assert (data.type, data.data_root, data.ann_file) == ('ImageFolderDataset', 'data/imagenet21k', 'meta/train.txt')
     assert data.transform.auto_augment == 'rand-m9-mstd0.5-inc1'
-    assert cfg.data_preprocessor.mixup == dict(mixup_alpha=0.8, cutmix_alpha=1.0, prob=1.0, switch_prob=0.5,
-                                               mode='batch', label_smoothing=0.1)
+    assert cfg.data_preprocessor.mixup == dict(
+        mixup_alpha=0.8, cutmix_alpha=1.0, prob=1.0, switch_prob=0.5, mode='batch', label_smoothing=0.1
+    )
     assert cfg.data_preprocessor.random_erasing.probability == 0.25
 
 
@@ -228,7 +258,11 @@ def test_v1_finetuning_recipe(name):
     assert per_gpu * gpus == 512 == cfg.auto_scale_lr.base_batch_size and cfg.train_dataloader.batch_size == per_gpu
     opt = cfg.optim_wrapper
     assert (opt.type, opt.optimizer.type, opt.optimizer.lr, opt.optimizer.weight_decay) == (
-        'OptimWrapper', 'AdamW', 5e-5, 1e-8)
+        'OptimWrapper',
+        'AdamW',
+        5e-5,
+        1e-8,
+    )
     assert opt.constructor == 'ClsLayerDecayOptimWrapperConstructor'
     assert opt.paramwise_cfg == dict(decay_rate=decay, decay_type='layer_wise', num_layers=12)
     assert _schedule(cfg) == (0, 30, 1e-6)
@@ -247,11 +281,12 @@ def test_v2_finetuning_recipe(name):
     arch, blr, epochs, warmup, decay_type, decay, wd, drop_path, mixup, smoothing = FINETUNE_V2[name]
     cfg = _load(name)
     backbone = cfg.model.backbone
-    assert (backbone.arch, backbone.drop_path_rate, backbone.layer_scale_init_value) == (arch, drop_path, 0.)
+    assert (backbone.arch, backbone.drop_path_rate, backbone.layer_scale_init_value) == (arch, drop_path, 0.0)
     assert (cfg.model.num_classes, cfg.model.head_init_scale, cfg.model.label_smoothing) == (1000, 0.001, smoothing)
-    size = arch[len('v2-'):]
-    assert cfg.model.finetune == dict(checkpoint=f'{FB}convnextv2/pt_only/convnextv2_{size}_1k_224_fcmae.pt',
-                                      keep_head=False)
+    size = arch[len('v2-') :]
+    assert cfg.model.finetune == dict(
+        checkpoint=f'{FB}convnextv2/pt_only/convnextv2_{size}_1k_224_fcmae.pt', keep_head=False
+    )
     assert cfg.train_dataloader.batch_size * 32 == 1024 == cfg.auto_scale_lr.base_batch_size
     opt = cfg.optim_wrapper
     assert opt.type == 'AmpOptimWrapper' and opt.constructor == 'ClsLayerDecayOptimWrapperConstructor'

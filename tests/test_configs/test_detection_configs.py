@@ -6,6 +6,7 @@ checks. The forward/backward step runs on CPU with a tiny image and few sampled 
 above ConvNeXt-T / Swin-T size the backbone keeps its widths (so the neck wiring is the real one) but
 gets fewer blocks, or the step would take minutes.
 """
+
 import glob
 import os.path as osp
 
@@ -102,12 +103,20 @@ RECIPES = {
 }
 # Parameters (M) of the whole detector as published (ConvNeXt paper Table 3 / Swin paper); Cascade S is 108.
 PAPER_PARAMS = {
-    'cascade_convnext_t_3x.py': 86, 'cascade_convnext_s_3x.py': 108, 'cascade_convnext_b_3x.py': 146,
-    'cascade_convnext_b_in22k_3x.py': 146, 'cascade_convnext_l_in22k_3x.py': 255,
-    'cascade_convnext_xl_in22k_3x.py': 407, 'mask_rcnn_convnext_t_3x.py': 48, 'mask_rcnn_convnext_t_1x.py': 48,
-    'cascade_swin_t_3x.py': 86, 'cascade_swin_s_3x.py': 107, 'mask_rcnn_swin_t_3x.py': 48,
+    'cascade_convnext_t_3x.py': 86,
+    'cascade_convnext_s_3x.py': 108,
+    'cascade_convnext_b_3x.py': 146,
+    'cascade_convnext_b_in22k_3x.py': 146,
+    'cascade_convnext_l_in22k_3x.py': 255,
+    'cascade_convnext_xl_in22k_3x.py': 407,
+    'mask_rcnn_convnext_t_3x.py': 48,
+    'mask_rcnn_convnext_t_1x.py': 48,
+    'cascade_swin_t_3x.py': 86,
+    'cascade_swin_s_3x.py': 107,
+    'mask_rcnn_swin_t_3x.py': 48,
     'mask_rcnn_swin_s_3x.py': 69,
 }
+
 
 def test_every_recipe_config_has_a_recipe_row():
     assert sorted(RECIPES) == sorted(osp.basename(c) for c in RECIPE_CONFIGS)
@@ -127,7 +136,7 @@ def test_recipe_hyperparameters(path):
         assert optim.constructor == 'LearningRateDecayOptimizerConstructor'
         assert optim.paramwise_cfg == dict(decay_rate=decay[0], decay_type='layer_wise', num_layers=decay[1])
         grn = 'v2' in osp.basename(path)
-        assert backbone.layer_scale_init_value == (0. if grn else 1.0)  # V2 has no layer scale
+        assert backbone.layer_scale_init_value == (0.0 if grn else 1.0)  # V2 has no layer scale
     one_x = '_1x' in path
     assert cfg.train_cfg.max_epochs == (12 if one_x else 36)
     warmup, steps = cfg.param_scheduler
@@ -166,8 +175,10 @@ def test_training_augmentation_is_the_papers(path):
 
 
 def test_swin_configs_differ_from_convnext_only_in_backbone_and_optimizer():
-    for swin, convnext in [('cascade_swin_t_3x.py', 'cascade_convnext_t_3x.py'),
-                           ('mask_rcnn_swin_t_3x.py', 'mask_rcnn_convnext_t_3x.py')]:
+    for swin, convnext in [
+        ('cascade_swin_t_3x.py', 'cascade_convnext_t_3x.py'),
+        ('mask_rcnn_swin_t_3x.py', 'mask_rcnn_convnext_t_3x.py'),
+    ]:
         a, b = Config.fromfile(osp.join(DET, swin)), Config.fromfile(osp.join(DET, convnext))
         assert a.model.backbone.type == 'SwinTransformer'
         for key in ('neck', 'rpn_head', 'roi_head', 'train_cfg', 'test_cfg', 'data_preprocessor'):
@@ -197,6 +208,7 @@ def shrunk(cfg):
     backbone = model.backbone
     if backbone.type == 'ConvNeXt' and isinstance(backbone.arch, str) and backbone.arch not in ('tiny', 'v2-tiny'):
         from convnext_dense.models.convnext import ARCH_SETTINGS
+
         arch = dict(ARCH_SETTINGS[backbone.arch])
         backbone.arch = dict(arch, depths=[1, 1, 1, 1])
     elif backbone.type == 'SwinTransformer' and sum(backbone.depths) > 12:
@@ -215,8 +227,9 @@ def test_one_training_step(path):
     model = revert_sync_batchnorm(MODELS.build(shrunk(cfg)))  # SyncBN needs a process group
     model.train()
     num_classes = len(cfg.get('metainfo', {}).get('classes', [])) or 80
-    packed = demo_mm_inputs(batch_size=1, image_shapes=[(3, 64, 96)], num_items=[2], num_classes=num_classes,
-                            with_mask=True)
+    packed = demo_mm_inputs(
+        batch_size=1, image_shapes=[(3, 64, 96)], num_items=[2], num_classes=num_classes, with_mask=True
+    )
     data = model.data_preprocessor(packed, True)
     losses = model(**data, mode='loss')
     loss, log_vars = model.parse_losses(losses)
@@ -242,7 +255,7 @@ def test_layer_decay_groups_of_cascade_convnext_t():
         group = lookup[name]
         scale = rate ** (num_layers + 2 - layer_id - 1)  # docs/recipes.md: rate ** (num_layers + 2 - id - 1)
         assert group['lr'] == pytest.approx(lr * scale), name
-        assert group['weight_decay'] == (0.05 if decay else 0.), name
+        assert group['weight_decay'] == (0.05 if decay else 0.0), name
 
     expect('backbone.downsample_layers.0.0.weight', 0, True)  # stem conv
     expect('backbone.downsample_layers.0.0.bias', 0, False)

@@ -9,6 +9,7 @@
 
 Nothing is trained: the checkpoint is a randomised classifier saved as mmengine saves one.
 """
+
 import copy
 import importlib.util
 import os.path as osp
@@ -26,10 +27,12 @@ import convnext_dense  # noqa: F401  (registration)
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLS_DEMO = osp.join(ROOT, 'configs', 'classification', 'demo', 'convnext_demo.py')
 DEMOS = {
-    'detection': ('mmdet', osp.join(ROOT, 'configs', 'detection', 'demo', 'cascade_convnext_demo_pretrained.py'),
-                  1e-3),
-    'segmentation': ('mmseg', osp.join(ROOT, 'configs', 'segmentation', 'demo',
-                                       'upernet_convnext_demo_pretrained.py'), 2e-3),
+    'detection': ('mmdet', osp.join(ROOT, 'configs', 'detection', 'demo', 'cascade_convnext_demo_pretrained.py'), 1e-3),
+    'segmentation': (
+        'mmseg',
+        osp.join(ROOT, 'configs', 'segmentation', 'demo', 'upernet_convnext_demo_pretrained.py'),
+        2e-3,
+    ),
 }
 OUT_NORMS = [f'norm{i}.{p}' for i in range(4) for p in ('weight', 'bias')]
 
@@ -72,7 +75,7 @@ def test_every_classifier_backbone_tensor_is_loaded(task, classifier_checkpoint)
     model.init_weights()
     backbone = model.backbone.state_dict()
     body = [k for k in backbone if k not in OUT_NORMS]
-    assert sorted(body) == sorted(k[len('backbone.'):] for k in source if k.startswith('backbone.'))
+    assert sorted(body) == sorted(k[len('backbone.') :] for k in source if k.startswith('backbone.'))
     for key in body:
         assert torch.equal(backbone[key], source['backbone.' + key]), key
 
@@ -94,18 +97,18 @@ def test_layer_wise_decay_over_the_backbone(task):
     def scale(name):
         return lookup[name]['lr'] / lr
 
-    assert scale('backbone.downsample_layers.0.0.weight') == pytest.approx(0.7 ** 5)  # stem
-    assert scale('backbone.stages.0.0.pwconv1.weight') == pytest.approx(0.7 ** 4)
-    assert scale('backbone.downsample_layers.1.1.weight') == pytest.approx(0.7 ** 3)
-    assert scale('backbone.stages.1.0.dwconv.weight') == pytest.approx(0.7 ** 3)
+    assert scale('backbone.downsample_layers.0.0.weight') == pytest.approx(0.7**5)  # stem
+    assert scale('backbone.stages.0.0.pwconv1.weight') == pytest.approx(0.7**4)
+    assert scale('backbone.downsample_layers.1.1.weight') == pytest.approx(0.7**3)
+    assert scale('backbone.stages.1.0.dwconv.weight') == pytest.approx(0.7**3)
     for block in range(3):
-        assert scale(f'backbone.stages.2.{block}.pwconv2.weight') == pytest.approx(0.7 ** 2)
+        assert scale(f'backbone.stages.2.{block}.pwconv2.weight') == pytest.approx(0.7**2)
     assert scale('backbone.downsample_layers.3.1.weight') == pytest.approx(0.7)
     assert scale('backbone.stages.3.0.pwconv1.weight') == pytest.approx(0.7)
     assert scale('backbone.norm3.weight') == pytest.approx(1.0)
     heads = [n for n in lookup if not n.startswith('backbone.')]
     assert heads and all(scale(n) == pytest.approx(1.0) for n in heads)
-    assert lookup['backbone.stages.2.0.gamma']['weight_decay'] == 0.  # 1-D: no weight decay
+    assert lookup['backbone.stages.2.0.gamma']['weight_decay'] == 0.0  # 1-D: no weight decay
     assert lookup['backbone.stages.2.0.pwconv1.weight']['weight_decay'] == 0.05
 
 
@@ -119,8 +122,9 @@ def load_chain():
 def test_chain_starts_differ_only_in_the_backbone_init(tmp_path, monkeypatch):
     """The chain's pretrained and random runs of a task: one config, the random one with init_cfg None."""
     chain = load_chain()
-    assert (chain.DET_CFG, chain.SEG_CFG) == tuple(osp.relpath(DEMOS[t][1], ROOT) for t in ('detection',
-                                                                                           'segmentation'))
+    assert (chain.DET_CFG, chain.SEG_CFG) == tuple(
+        osp.relpath(DEMOS[t][1], ROOT) for t in ('detection', 'segmentation')
+    )
     monkeypatch.setattr(chain, 'run_train', lambda config, work_dir, seed=None: 1.0)
     fake = [(50, {'coco/bbox_mAP': 0.1, 'coco/segm_mAP': 0.1, 'mIoU': 10.0})]
     monkeypatch.setattr(chain, 'read_scalars', lambda work_dir: fake)

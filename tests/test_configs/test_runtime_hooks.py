@@ -1,6 +1,7 @@
 """Every config, of every task, trains with the crash-safe checkpoint hook, the exact-resume random states
 and the stop at a non-finite loss (convnext_dense/engine/hooks.py); a config that replaces custom_hooks
 must keep them."""
+
 import glob
 import os.path as osp
 

@@ -6,6 +6,7 @@ offline). ConvNeXt-L and -XL are built with one block per stage (their real widt
 against the arch table instead. AMP configs train here with a plain ``OptimWrapper``: mmengine's
 ``AmpOptimWrapper`` needs a GPU; the parameter groups are the same.
 """
+
 import copy
 import glob
 import os
@@ -32,8 +33,11 @@ from convnext_dense.models import ARCH_SETTINGS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_DIR = osp.join(REPO, 'configs', 'segmentation')
-CONFIGS = sorted(osp.relpath(p, CONFIG_DIR) for p in glob.glob(osp.join(CONFIG_DIR, '**', '*.py'), recursive=True)
-                 if '_base_' not in osp.relpath(p, CONFIG_DIR).split(os.sep))
+CONFIGS = sorted(
+    osp.relpath(p, CONFIG_DIR)
+    for p in glob.glob(osp.join(CONFIG_DIR, '**', '*.py'), recursive=True)
+    if '_base_' not in osp.relpath(p, CONFIG_DIR).split(os.sep)
+)
 DEMO = 'demo/upernet_convnext_demo.py'
 DEMO_PATH = osp.join('configs', 'segmentation', DEMO)
 SHRUNK = ('large', 'xlarge', 'v2-base', 'v2-large', 'v2-huge')
@@ -103,7 +107,7 @@ def test_runtime_data_and_heads(name):
     assert cfg.tta_model.type == 'SegTTAModel'
     flips = [t['prob'] for t in cfg.tta_pipeline[1]['transforms'][1]]
     scales = [t['scale'] for t in cfg.tta_pipeline[1]['transforms'][0]]
-    assert flips == [0., 1.] and len(scales) == 6
+    assert flips == [0.0, 1.0] and len(scales) == 6
     base = cfg.test_pipeline[1]['scale']
     assert scales == [(int(base[0] * r), int(base[1] * r)) for r in (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)]
     assert cfg.test_evaluator.type == 'IoUMetric' and cfg.test_evaluator.iou_metrics == ['mIoU']
@@ -121,6 +125,7 @@ def test_runtime_data_and_heads(name):
 def test_data_root_option_reaches_every_loader(name):
     """``--cfg-options data_root=PATH`` (tools/train.py, tools/test.py) moves all three dataloaders."""
     from convnext_dense.apis import load_config
+
     cfg = load_config(osp.join(CONFIG_DIR, name), {'data_root': '/datasets/elsewhere'})
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         assert cfg[loader].dataset.data_root == '/datasets/elsewhere', loader
@@ -133,7 +138,9 @@ def test_released_recipe(name):
     backbone, optim = cfg.model.backbone, cfg.optim_wrapper
     assert (backbone.type, backbone.arch, backbone.drop_path_rate) == ('ConvNeXt', arch, drop_path)
     assert backbone.layer_scale_init_value == (None if arch.startswith('v2') else 1.0)  # V2: no layer scale
-    assert backbone.init_cfg.type == 'Pretrained' and backbone.init_cfg.checkpoint.startswith('https://dl.fbaipublicfiles.com/convnext/')
+    assert backbone.init_cfg.type == 'Pretrained' and backbone.init_cfg.checkpoint.startswith(
+        'https://dl.fbaipublicfiles.com/convnext/'
+    )
     assert ('22k' in backbone.init_cfg.checkpoint) == ('in22k' in name)
     assert (optim.type == 'AmpOptimWrapper') == amp
     assert (optim.optimizer.type, optim.optimizer.lr, optim.optimizer.weight_decay) == ('AdamW', lr, 0.05)
@@ -160,8 +167,15 @@ def test_swin_shares_heads_data_and_schedule_with_convnext_t(name):
     swin, ref = load(name), load('upernet_convnext_t_512_160k_ade20k.py')
     for key in ('decode_head', 'auxiliary_head', 'test_cfg', 'data_preprocessor'):
         assert swin.model[key] == ref.model[key], key
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'tta_pipeline', 'param_scheduler',
-                'train_cfg', 'test_evaluator'):
+    for key in (
+        'train_dataloader',
+        'val_dataloader',
+        'test_dataloader',
+        'tta_pipeline',
+        'param_scheduler',
+        'train_cfg',
+        'test_evaluator',
+    ):
         assert swin[key] == ref[key], key
     assert swin.model.backbone.type == 'SwinTransformer'
     # Swin's own official optimiser (mmseg's Swin configs): lr 6e-5, wd 0.01, no layer decay
@@ -210,8 +224,9 @@ def test_builds_and_trains_one_step(name):
     assert int(pred.pred_sem_seg.data.max()) < num_classes
 
 
-@pytest.mark.parametrize('name, num_layers', [('upernet_convnext_t_512_160k_ade20k.py', 6),
-                                              ('upernet_convnext_s_512_160k_ade20k.py', 12)])
+@pytest.mark.parametrize(
+    'name, num_layers', [('upernet_convnext_t_512_160k_ade20k.py', 6), ('upernet_convnext_s_512_160k_ade20k.py', 12)]
+)
 def test_stage_wise_decay_groups(name, num_layers):
     """docs/recipes.md: group id -> lr scale 0.9 ** (num_layers + 2 - id - 1); downsample layers -> 0,
     stage i -> i + 1, everything else -> num_layers + 1; 1-D parameters and biases get no weight decay."""
@@ -234,7 +249,7 @@ def test_stage_wise_decay_groups(name, num_layers):
         else:
             layer_id = num_layers + 1
         no_decay = param.dim() == 1 or param_name.endswith('.bias')
-        return 1e-4 * 0.9 ** (num_layers + 2 - layer_id - 1), 0. if no_decay else 0.05
+        return 1e-4 * 0.9 ** (num_layers + 2 - layer_id - 1), 0.0 if no_decay else 0.05
 
     named = list(model.named_parameters())
     assert len(group_of) == len(named)
@@ -249,7 +264,7 @@ def test_stage_wise_decay_groups(name, num_layers):
     assert lrs['backbone.stages.1.0.pwconv1.weight'] == pytest.approx(0.9 ** (num_layers - 1))
     assert lrs['backbone.stages.3.0.pwconv1.weight'] == pytest.approx(0.9 ** (num_layers - 3))
     assert lrs['decode_head.conv_seg.weight'] == pytest.approx(1.0)
-    assert group_of[id(dict(named)['backbone.stages.2.0.gamma'])]['weight_decay'] == 0.
+    assert group_of[id(dict(named)['backbone.stages.2.0.gamma'])]['weight_decay'] == 0.0
 
 
 def demo_model():
@@ -303,8 +318,9 @@ def test_tta_model_merges_scales_and_flips(tiny_data):
     assert [s.flip for s in item['data_samples']] == [False, True] * 6
     with torch.no_grad():
         merged = tta.test_step(pseudo_collate([item]))[0]
-        views = [model.test_step(dict(inputs=[x], data_samples=[s]))[0]
-                 for x, s in zip(item['inputs'], item['data_samples'])]
+        views = [
+            model.test_step(dict(inputs=[x], data_samples=[s]))[0] for x, s in zip(item['inputs'], item['data_samples'])
+        ]
     ori_shape = item['data_samples'][0].ori_shape
     assert tuple(merged.pred_sem_seg.shape) == tuple(ori_shape)
     # the merge is the mean of the per-view softmax, each view back at the original size and orientation
@@ -322,18 +338,39 @@ def run_tool(*args):
 def test_demo_config_trains_tests_and_draws(tiny_data, tmp_path):
     """tools/train.py, then tools/test.py with --out (PNG masks) and --show-dir (colour overlays)."""
     options = [f'data_root={tiny_data}']
-    options += [f'{k}_dataloader.{o}' for k in ('train', 'val', 'test')
-                for o in ('num_workers=0', 'persistent_workers=False')]
+    options += [
+        f'{k}_dataloader.{o}' for k in ('train', 'val', 'test') for o in ('num_workers=0', 'persistent_workers=False')
+    ]
     work_dir = str(tmp_path / 'work')
-    run_tool('tools/train.py', DEMO_PATH, '--work-dir', work_dir, '--cfg-options', *options,
-             'train_dataloader.batch_size=2', 'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
-             'default_hooks.checkpoint.interval=2')
+    run_tool(
+        'tools/train.py',
+        DEMO_PATH,
+        '--work-dir',
+        work_dir,
+        '--cfg-options',
+        *options,
+        'train_dataloader.batch_size=2',
+        'train_cfg.max_iters=2',
+        'train_cfg.val_interval=2',
+        'default_hooks.checkpoint.interval=2',
+    )
     checkpoint = osp.join(work_dir, 'iter_2.pth')
     assert osp.isfile(checkpoint)
 
     out_dir, show_dir = str(tmp_path / 'masks'), str(tmp_path / 'vis')
-    log = run_tool('tools/test.py', DEMO_PATH, checkpoint, '--work-dir', work_dir, '--out', out_dir,
-                   '--show-dir', show_dir, '--cfg-options', *options)
+    log = run_tool(
+        'tools/test.py',
+        DEMO_PATH,
+        checkpoint,
+        '--work-dir',
+        work_dir,
+        '--out',
+        out_dir,
+        '--show-dir',
+        show_dir,
+        '--cfg-options',
+        *options,
+    )
     assert 'mIoU' in log and 'per class results' in log
     masks = sorted(os.listdir(out_dir))
     assert masks == ['ADE_val_00000001.png', 'ADE_val_00000002.png']
@@ -343,15 +380,19 @@ def test_demo_config_trains_tests_and_draws(tiny_data, tmp_path):
             assert set(np.unique(np.asarray(png)).tolist()) <= set(range(1, 6))  # class k saved as k + 1 (ADE)
     drawn = sorted(glob.glob(osp.join(show_dir, '**', '*.png'), recursive=True))
     assert len(drawn) == 2, drawn  # one drawing (ground truth | prediction, colour overlays) per image
-    with Image.open(drawn[0]) as img, Image.open(osp.join(tiny_data, 'images', 'validation',
-                                                          'ADE_val_00000001.jpg')) as src:
+    with (
+        Image.open(drawn[0]) as img,
+        Image.open(osp.join(tiny_data, 'images', 'validation', 'ADE_val_00000001.jpg')) as src,
+    ):
         assert img.mode == 'RGB' and img.size == (2 * src.size[0], src.size[1])
 
     # --tta: the model wrapped in SegTTAModel, the test set read with tta_pipeline (the TTA model itself
     # runs in test_tta_model_merges_scales_and_flips; a third process here would cost ~15 s)
     from convnext_dense.apis import apply_test_args, load_config
-    args = Namespace(config=DEMO_PATH, checkpoint=checkpoint, launcher='none', work_dir=work_dir, tta=True,
-                     show_dir=None, out=None)
+
+    args = Namespace(
+        config=DEMO_PATH, checkpoint=checkpoint, launcher='none', work_dir=work_dir, tta=True, show_dir=None, out=None
+    )
     cfg = apply_test_args(load_config(osp.join(REPO, DEMO_PATH)), args)
     assert cfg.model.type == 'SegTTAModel' and cfg.model.module.backbone.type == 'ConvNeXt'
     assert cfg.test_dataloader.dataset.pipeline == cfg.tta_pipeline

@@ -7,6 +7,7 @@ semantic_segmentation configs, as in test_detection_configs.py / test_segmentati
 the V2 release's ImageNet-1K fine-tuned EMA checkpoints (facebookresearch/ConvNeXt-V2 README).
 Build, wiring and one training step of each config run in those two test files, over every config.
 """
+
 import os.path as osp
 
 import pytest
@@ -19,9 +20,9 @@ V2_IM1K = 'https://dl.fbaipublicfiles.com/convnext/convnextv2/im1k/convnextv2_{}
 
 # Mask R-CNN 3x: arch, drop path, lr, layer-wise decay (rate, num_layers), AMP; V1 Cascade recipe of that width
 DETECTION = {
-    'mask_rcnn_convnextv2_b_3x.py': ('v2-base', 0.7, 2e-4, (0.8, 12), True),   # V1 Cascade B (1K)
+    'mask_rcnn_convnextv2_b_3x.py': ('v2-base', 0.7, 2e-4, (0.8, 12), True),  # V1 Cascade B (1K)
     'mask_rcnn_convnextv2_l_3x.py': ('v2-large', 0.7, 1e-4, (0.7, 12), False),  # V1 Cascade L (22K)
-    'mask_rcnn_convnextv2_h_3x.py': ('v2-huge', 0.8, 1e-4, (0.7, 12), False),   # V1 Cascade XL (22K)
+    'mask_rcnn_convnextv2_h_3x.py': ('v2-huge', 0.8, 1e-4, (0.7, 12), False),  # V1 Cascade XL (22K)
 }
 # UperNet 512, 160k: arch, drop path, lr, AMP, stage-wise decay num_layers; V1-B 512 recipe (L/H fp32 as V1 L/XL)
 SEGMENTATION = {
@@ -32,7 +33,7 @@ SEGMENTATION = {
 
 
 def _size(arch):
-    return arch[len('v2-'):]
+    return arch[len('v2-') :]
 
 
 @pytest.mark.parametrize('name', sorted(DETECTION))
@@ -40,7 +41,7 @@ def test_mask_rcnn_v2_recipe(name):
     arch, drop_path, lr, (rate, num_layers), amp = DETECTION[name]
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'detection', name))
     backbone, optim = cfg.model.backbone, cfg.optim_wrapper
-    assert (backbone.arch, backbone.drop_path_rate, backbone.layer_scale_init_value) == (arch, drop_path, 0.)
+    assert (backbone.arch, backbone.drop_path_rate, backbone.layer_scale_init_value) == (arch, drop_path, 0.0)
     assert backbone.init_cfg == dict(type='Pretrained', checkpoint=V2_IM1K.format(_size(arch)))
     assert list(cfg.model.neck.in_channels) == list(ARCH_SETTINGS[arch]['dims'])
     assert optim.optimizer == dict(type='AdamW', lr=lr, betas=(0.9, 0.999), weight_decay=0.05)

@@ -1,4 +1,5 @@
 """Broken ADE20K-format data gets an error that names the file, the value and the fix."""
+
 import os
 import os.path as osp
 import shutil
@@ -13,8 +14,11 @@ import convnext_dense.datasets  # noqa: F401  (registers the checked datasets)
 from convnext_dense.datasets.ade import check_seg_sample
 from convnext_dense.datasets.synthetic.ade import split_files
 
-PIPELINE = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', reduce_zero_label=True),
-            dict(type='PackSegInputs')]
+PIPELINE = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='PackSegInputs'),
+]
 
 
 @pytest.fixture
@@ -30,8 +34,14 @@ def root(pristine, writable_copy):
 
 def build(root, type='SyntheticADE20KDataset', split='training'):
     init_default_scope('mmseg')
-    return DATASETS.build(dict(type=type, data_root=root, pipeline=PIPELINE,
-                               data_prefix=dict(img_path=f'images/{split}', seg_map_path=f'annotations/{split}')))
+    return DATASETS.build(
+        dict(
+            type=type,
+            data_root=root,
+            pipeline=PIPELINE,
+            data_prefix=dict(img_path=f'images/{split}', seg_map_path=f'annotations/{split}'),
+        )
+    )
 
 
 def write_label(path, array):
@@ -154,8 +164,14 @@ def test_plain_mmseg_is_silent_about_what_we_check(root):
     _, bad_size = split_files(root, 'train')[1]
     write_label(bad_size, np.asarray(Image.open(bad_size))[:-2, :])
     init_default_scope('mmseg')
-    plain = DATASETS.build(dict(type='ADE20KDataset', data_root=root, pipeline=PIPELINE,
-                                data_prefix=dict(img_path='images/training', seg_map_path='annotations/training')))
+    plain = DATASETS.build(
+        dict(
+            type='ADE20KDataset',
+            data_root=root,
+            pipeline=PIPELINE,
+            data_prefix=dict(img_path='images/training', seg_map_path='annotations/training'),
+        )
+    )
     sample = plain[0]['data_samples']
     assert sample.gt_sem_seg.data[0, 0, 0] == 150  # an index past the 150 classes (0..149), silently
     sample = plain[1]['data_samples']

@@ -1,5 +1,6 @@
 """Bad COCO inputs give clear errors (file and fix named), odd but valid ones are handled, and
 CocoMetric's AP is pycocotools' AP."""
+
 import copy
 import json
 import os.path as osp
@@ -46,10 +47,18 @@ def data(source, writable_copy):
 
 
 def build(root, split='val', test_mode=True, classes=CLASSES, **kwargs):
-    cfg = dict(type='CheckedCocoDataset', data_root=root, ann_file=f'annotations/instances_{split}.json',
-               data_prefix=dict(img=f'{split}/'), test_mode=test_mode,
-               pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-                         dict(type='PackDetInputs')])
+    cfg = dict(
+        type='CheckedCocoDataset',
+        data_root=root,
+        ann_file=f'annotations/instances_{split}.json',
+        data_prefix=dict(img=f'{split}/'),
+        test_mode=test_mode,
+        pipeline=[
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+            dict(type='PackDetInputs'),
+        ],
+    )
     if classes is not None:
         cfg['metainfo'] = dict(classes=classes)
     cfg.update(kwargs)
@@ -79,7 +88,7 @@ def test_malformed_annotation_file(data):
     with open(path) as f:
         text = f.read()
     with open(path, 'w') as f:
-        f.write(text[:len(text) // 2])  # truncated
+        f.write(text[: len(text) // 2])  # truncated
     with pytest.raises(ValueError, match=r'instances_val\.json.*not valid JSON'):
         build(data)
 
@@ -104,7 +113,7 @@ def test_classes_missing_from_the_file_are_an_error(data):
 
 def test_missing_image_folder(data):
     shutil.rmtree(osp.join(data, 'val'))
-    with pytest.raises(FileNotFoundError, match=r"image folder .*val/.*does not exist"):
+    with pytest.raises(FileNotFoundError, match=r'image folder .*val/.*does not exist'):
         build(data)
 
 
@@ -113,10 +122,10 @@ def test_missing_and_corrupt_images_are_named(data):
     first, second = dataset.get_data_info(0)['img_path'], dataset.get_data_info(1)['img_path']
     with open(first, 'wb') as f:
         f.write(b'this is not a jpeg')
-    with pytest.raises(ValueError, match=rf"{first}.*cannot be decoded.*corrupt"):
+    with pytest.raises(ValueError, match=rf'{first}.*cannot be decoded.*corrupt'):
         dataset[0]
     shutil.move(second, second + '.bak')
-    with pytest.raises(FileNotFoundError, match=rf"{second}.*does not exist"):
+    with pytest.raises(FileNotFoundError, match=rf'{second}.*does not exist'):
         dataset[1]
 
 
@@ -194,8 +203,9 @@ def test_model_trains_on_empty_and_all_crowd_images(data, demo_model):
 def test_class_count_mismatch_is_an_error(data, demo_model):
     dataset = build(data, classes=CLASSES[:4])  # a 4-class dataset, 5-class heads
     hook = HOOKS.build(dict(type='NumClassCheckHook'))
-    runner = SimpleNamespace(model=demo_model, train_dataloader=SimpleNamespace(dataset=dataset),
-                             logger=SimpleNamespace(warning=print))
+    runner = SimpleNamespace(
+        model=demo_model, train_dataloader=SimpleNamespace(dataset=dataset), logger=SimpleNamespace(warning=print)
+    )
     with pytest.raises(AssertionError, match=r'num_classes.*\(5\).*does not match.*4'):
         hook.before_train_epoch(runner)
     runner.train_dataloader.dataset = build(data)
@@ -217,10 +227,17 @@ def jittered_results(coco, rng):
             x, y = rng.uniform(0, img['width'] - 20), rng.uniform(0, img['height'] - 20)
             boxes.append([x, y, x + 15, y + 15])
             labels.append(int(rng.integers(len(CLASSES))))
-        samples.append(dict(img_id=img_id, ori_shape=(img['height'], img['width']), pred_instances=dict(
-            bboxes=torch.tensor(np.array(boxes), dtype=torch.float32),
-            scores=torch.tensor(rng.uniform(0.05, 1, len(boxes)), dtype=torch.float32),
-            labels=torch.tensor(labels))))
+        samples.append(
+            dict(
+                img_id=img_id,
+                ori_shape=(img['height'], img['width']),
+                pred_instances=dict(
+                    bboxes=torch.tensor(np.array(boxes), dtype=torch.float32),
+                    scores=torch.tensor(rng.uniform(0.05, 1, len(boxes)), dtype=torch.float32),
+                    labels=torch.tensor(labels),
+                ),
+            )
+        )
     return samples
 
 
@@ -252,8 +269,12 @@ def test_coco_metric_equals_pycocotools(source, tmp_path):
 # ------------------------------------------------------------------------- outfile hook, TTA, root
 def test_outfile_hook_fills_the_run_folder(tmp_path):
     metric = SimpleNamespace(outfile_prefix='{log_dir}/coco_val')
-    runner = SimpleNamespace(log_dir=str(tmp_path / 'run'), work_dir=str(tmp_path), timestamp='20250101_000000',
-                             val_loop=SimpleNamespace(evaluator=SimpleNamespace(metrics=[metric])))
+    runner = SimpleNamespace(
+        log_dir=str(tmp_path / 'run'),
+        work_dir=str(tmp_path),
+        timestamp='20250101_000000',
+        val_loop=SimpleNamespace(evaluator=SimpleNamespace(metrics=[metric])),
+    )
     CocoOutfileHook().before_val(runner)
     assert metric.outfile_prefix == str(tmp_path / 'run' / 'coco_val')
     metric.outfile_prefix = '{nope}/x'
@@ -263,9 +284,12 @@ def test_outfile_hook_fills_the_run_folder(tmp_path):
 
 def _view(boxes, scores, masks, flip):
     sample = DetDataSample(metainfo=dict(ori_shape=(8, 10), flip=flip, flip_direction='horizontal' if flip else None))
-    sample.pred_instances = InstanceData(bboxes=torch.tensor(boxes, dtype=torch.float32),
-                                        scores=torch.tensor(scores), labels=torch.zeros(len(scores), dtype=torch.long),
-                                        masks=masks)
+    sample.pred_instances = InstanceData(
+        bboxes=torch.tensor(boxes, dtype=torch.float32),
+        scores=torch.tensor(scores),
+        labels=torch.zeros(len(scores), dtype=torch.long),
+        masks=masks,
+    )
     return sample
 
 
@@ -275,15 +299,16 @@ class _Detector(torch.nn.Module):
 
 
 def test_tta_merges_boxes_and_unflips_masks():
-    tta = InstanceTTAModel(module=_Detector(),
-                           tta_cfg=ConfigDict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=10))
+    tta = InstanceTTAModel(
+        module=_Detector(), tta_cfg=ConfigDict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=10)
+    )
     mask = torch.zeros(1, 8, 10, dtype=torch.bool)
     mask[0, 2:5, 1:4] = True  # the object at x 1..3
-    plain = _view([[1., 2., 4., 5.]], [0.6], mask, flip=False)
-    flipped = _view([[6., 2., 9., 5.]], [0.9], mask.flip(-1), flip=True)  # the same object, seen flipped
+    plain = _view([[1.0, 2.0, 4.0, 5.0]], [0.6], mask, flip=False)
+    flipped = _view([[6.0, 2.0, 9.0, 5.0]], [0.9], mask.flip(-1), flip=True)  # the same object, seen flipped
     merged = tta.merge_preds([[plain, flipped]])[0].pred_instances
     assert len(merged) == 1 and merged.scores.item() == pytest.approx(0.9)
-    assert torch.allclose(merged.bboxes, torch.tensor([[1., 2., 4., 5.]]))
+    assert torch.allclose(merged.bboxes, torch.tensor([[1.0, 2.0, 4.0, 5.0]]))
     assert torch.equal(merged.masks, mask)  # the flipped view's mask, flipped back
 
 
@@ -300,7 +325,10 @@ def test_data_root_override_reaches_datasets_and_evaluators():
 
 def test_cfg_options_data_root_in_load_config():
     from convnext_dense.apis import load_config
-    cfg = load_config(osp.join(ROOT, 'configs', 'detection', 'cascade_convnext_t_3x.py'),
-                      copy.deepcopy({'data_root': '/datasets/coco/'}))
+
+    cfg = load_config(
+        osp.join(ROOT, 'configs', 'detection', 'cascade_convnext_t_3x.py'),
+        copy.deepcopy({'data_root': '/datasets/coco/'}),
+    )
     assert cfg.val_evaluator.ann_file == '/datasets/coco/annotations/instances_val2017.json'
     assert cfg.train_dataloader.dataset.data_root == '/datasets/coco/'

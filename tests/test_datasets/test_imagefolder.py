@@ -1,4 +1,5 @@
 """ImageFolderDataset and the synthetic generator: layout, transforms, and errors that name the path."""
+
 import json
 import os
 import os.path as osp
@@ -18,8 +19,9 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def test_reads_the_imagenet_layout(tiny_folder):
-    ds = ImageFolderDataset(tiny_folder, 'train', transform=dict(input_size=24, interpolation='bicubic',
-                                                                 crop_pct=0.875))
+    ds = ImageFolderDataset(
+        tiny_folder, 'train', transform=dict(input_size=24, interpolation='bicubic', crop_pct=0.875)
+    )
     assert len(ds) == 8 and ds.metainfo['classes'] == ('circle', 'square')
     labels = [ds.get_data_info(i)['gt_label'] for i in range(len(ds))]
     assert labels == [0, 0, 0, 0, 1, 1, 1, 1]
@@ -31,9 +33,11 @@ def test_reads_the_imagenet_layout(tiny_folder):
 
 
 def test_training_transform_is_timm_randaugment(tiny_folder):
-    ds = ImageFolderDataset(tiny_folder, 'train', transform=dict(input_size=32, is_training=True,
-                                                                 auto_augment='rand-m9-mstd0.5-inc1',
-                                                                 interpolation='bicubic'))
+    ds = ImageFolderDataset(
+        tiny_folder,
+        'train',
+        transform=dict(input_size=32, is_training=True, auto_augment='rand-m9-mstd0.5-inc1', interpolation='bicubic'),
+    )
     names = [type(t).__name__ for t in ds.transform.transforms]
     assert names == ['RandomResizedCropAndInterpolation', 'RandomHorizontalFlip', 'RandAugment', 'MaybePILToTensor']
     torch.manual_seed(0)
@@ -44,9 +48,10 @@ def test_training_transform_is_timm_randaugment(tiny_folder):
 
 def test_randaugment_posterize_to_zero_bits_gives_black_not_an_error(tiny_folder):
     """Magnitude 10 of 'inc1' posterize keeps 0 bits; Pillow >= 13 raises on that inside timm."""
-    ds = ImageFolderDataset(tiny_folder, 'train', transform=dict(input_size=32, is_training=True,
-                                                                 auto_augment='rand-m9-mstd0.5-inc1'))
-    op, = [op for op in ds.transform.transforms[2].ops if op.name == 'PosterizeIncreasing']
+    ds = ImageFolderDataset(
+        tiny_folder, 'train', transform=dict(input_size=32, is_training=True, auto_augment='rand-m9-mstd0.5-inc1')
+    )
+    (op,) = [op for op in ds.transform.transforms[2].ops if op.name == 'PosterizeIncreasing']
     op.prob, op.magnitude, op.magnitude_std = 1.0, 10, 0
     img = Image.open(osp.join(tiny_folder, 'train', 'circle', '000000.jpg')).convert('RGB')
     assert np.asarray(op(img)).max() == 0
@@ -95,10 +100,12 @@ def test_preprocessor_options_in_transform_are_rejected(tiny_folder):
 
 
 def test_generator_is_deterministic_and_counts(tmp_path):
-    a = generate_imagefolder(str(tmp_path / 'a'), num_classes=3, num_train_per_class=2, num_val_per_class=1,
-                             image_size=20, seed=7)
-    generate_imagefolder(str(tmp_path / 'b'), num_classes=3, num_train_per_class=2, num_val_per_class=1,
-                         image_size=20, seed=7)
+    a = generate_imagefolder(
+        str(tmp_path / 'a'), num_classes=3, num_train_per_class=2, num_val_per_class=1, image_size=20, seed=7
+    )
+    generate_imagefolder(
+        str(tmp_path / 'b'), num_classes=3, num_train_per_class=2, num_val_per_class=1, image_size=20, seed=7
+    )
     assert a['classes'] == SHAPES[:3] and (a['train'], a['val']) == (6, 3)
     assert sorted(os.listdir(tmp_path / 'a' / 'train')) == sorted(SHAPES[:3])
     for rel in ('train/triangle/000001.jpg', 'val/circle/000000.jpg'):
@@ -128,10 +135,27 @@ def test_classes_are_the_shapes_then_the_segmentation_textures(tmp_path):
 
 def test_make_demo_data_cls_command(tmp_path):
     out = tmp_path / 'cls'
-    res = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'make_demo_data.py'), 'cls', '--out', str(out),
-                          '--num-classes', '2', '--train-per-class', '2', '--val-per-class', '1', '--image-size', '16'],
-                         capture_output=True, text=True, cwd=ROOT)
+    res = subprocess.run(
+        [
+            sys.executable,
+            osp.join(ROOT, 'tools', 'make_demo_data.py'),
+            'cls',
+            '--out',
+            str(out),
+            '--num-classes',
+            '2',
+            '--train-per-class',
+            '2',
+            '--val-per-class',
+            '1',
+            '--image-size',
+            '16',
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert res.returncode == 0, res.stderr
-    summary = json.loads(res.stdout[:res.stdout.rindex('}') + 1])
+    summary = json.loads(res.stdout[: res.stdout.rindex('}') + 1])
     assert (summary['train'], summary['val'], summary['classes']) == (4, 2, ['circle', 'square'])
     assert sorted(os.listdir(out / 'val')) == ['circle', 'square']

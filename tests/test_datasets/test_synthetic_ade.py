@@ -1,4 +1,5 @@
 """The synthetic ADE20K-format dataset: layout, label convention, determinism, and mmseg reading it."""
+
 import hashlib
 import os
 import os.path as osp
@@ -56,7 +57,7 @@ def test_images_and_labels_match(data):
     # ADE20K's convention: 0 = other, classes are 1..len(CLASSES); nothing else
     assert values <= set(range(len(CLASSES) + 1))
     assert values == set(range(len(CLASSES) + 1)), f'every class and "other" should occur; got {sorted(values)}'
-    assert len(sizes) > 5, 'image sizes should vary as ADE20K\'s do'
+    assert len(sizes) > 5, "image sizes should vary as ADE20K's do"
     assert all(48 <= s <= 80 for size in sizes for s in size)  # 64 x [0.8, 1.25]
 
 
@@ -88,8 +89,17 @@ def test_val_is_held_out(data):
     assert not train & val
 
 
-@pytest.mark.parametrize('kwargs', [dict(num_train=0), dict(num_val=0), dict(image_size=16),
-                                    dict(image_size=(64, 64, 3)), dict(max_objects=0), dict(other_prob=1.5)])
+@pytest.mark.parametrize(
+    'kwargs',
+    [
+        dict(num_train=0),
+        dict(num_val=0),
+        dict(image_size=16),
+        dict(image_size=(64, 64, 3)),
+        dict(max_objects=0),
+        dict(other_prob=1.5),
+    ],
+)
 def test_bad_arguments(tmp_path, kwargs):
     with pytest.raises(ValueError, match='generate_ade'):
         generate_ade(str(tmp_path), **{**dict(num_train=2, num_val=2, image_size=64), **kwargs})
@@ -101,13 +111,21 @@ def test_mmseg_reads_it_with_reduce_zero_label(data):
     from mmseg.registry import DATASETS
 
     import convnext_dense.datasets  # noqa: F401  (registers SyntheticADE20KDataset)
+
     init_default_scope('mmseg')
     root, _ = data
-    dataset = DATASETS.build(dict(
-        type='SyntheticADE20KDataset', data_root=root,
-        data_prefix=dict(img_path='images/training', seg_map_path='annotations/training'),
-        pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', reduce_zero_label=True),
-                  dict(type='PackSegInputs')]))
+    dataset = DATASETS.build(
+        dict(
+            type='SyntheticADE20KDataset',
+            data_root=root,
+            data_prefix=dict(img_path='images/training', seg_map_path='annotations/training'),
+            pipeline=[
+                dict(type='LoadImageFromFile'),
+                dict(type='LoadAnnotations', reduce_zero_label=True),
+                dict(type='PackSegInputs'),
+            ],
+        )
+    )
     assert len(dataset) == 12 and dataset.metainfo['classes'] == CLASSES
     assert len(dataset.metainfo['palette']) == len(CLASSES)
     other_pixels = 0
@@ -123,8 +141,26 @@ def test_mmseg_reads_it_with_reduce_zero_label(data):
 def test_command_line(tmp_path):
     out = tmp_path / 'cli'
     result = subprocess.run(
-        [sys.executable, 'tools/make_demo_data.py', 'ade', '--out', str(out), '--num-train', '3', '--num-val', '2',
-         '--image-size', '48', '--seed', '3'], cwd=REPO, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            'tools/make_demo_data.py',
+            'ade',
+            '--out',
+            str(out),
+            '--num-train',
+            '3',
+            '--num-val',
+            '2',
+            '--image-size',
+            '48',
+            '--seed',
+            '3',
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(os.listdir(out / 'images' / 'training')) == 3
     assert len(os.listdir(out / 'annotations' / 'validation')) == 2

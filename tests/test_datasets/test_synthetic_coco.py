@@ -1,4 +1,5 @@
 """The synthetic COCO generator writes valid, consistent, deterministic COCO instance data."""
+
 import hashlib
 import json
 import os.path as osp
@@ -112,18 +113,25 @@ def test_same_seed_same_files_other_seed_other_files(tmp_path):
     generate_coco(str(tmp_path / 'a'), seed=7, **kwargs)
     generate_coco(str(tmp_path / 'b'), seed=7, **kwargs)
     generate_coco(str(tmp_path / 'c'), seed=8, **kwargs)
-    for rel in ('annotations/instances_train.json', 'annotations/instances_val.json', 'train/000001.jpg',
-                'val/000002.jpg'):
+    for rel in (
+        'annotations/instances_train.json',
+        'annotations/instances_val.json',
+        'train/000001.jpg',
+        'val/000002.jpg',
+    ):
         assert (tmp_path / 'a' / rel).read_bytes() == (tmp_path / 'b' / rel).read_bytes(), rel
     assert (tmp_path / 'a' / 'train/000001.jpg').read_bytes() != (tmp_path / 'c' / 'train/000001.jpg').read_bytes()
 
 
-@pytest.mark.parametrize('kwargs, match', [
-    (dict(image_size=16), 'image_size'),
-    (dict(num_train=0), 'num_train'),
-    (dict(size_range=(0.5, 0.2)), 'size_range'),
-    (dict(max_objects=0), 'max_objects'),
-])
+@pytest.mark.parametrize(
+    'kwargs, match',
+    [
+        (dict(image_size=16), 'image_size'),
+        (dict(num_train=0), 'num_train'),
+        (dict(size_range=(0.5, 0.2)), 'size_range'),
+        (dict(max_objects=0), 'max_objects'),
+    ],
+)
 def test_bad_arguments_are_named(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         generate_coco(str(tmp_path), **kwargs)
@@ -131,9 +139,24 @@ def test_bad_arguments_are_named(tmp_path, kwargs, match):
 
 def test_make_demo_data_coco_command(tmp_path):
     out = tmp_path / 'coco'
-    proc = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'make_demo_data.py'), 'coco', '--out', str(out),
-                           '--num-train', '3', '--num-val', '2', '--image-size', '64'],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            osp.join(ROOT, 'tools', 'make_demo_data.py'),
+            'coco',
+            '--out',
+            str(out),
+            '--num-train',
+            '3',
+            '--num-val',
+            '2',
+            '--image-size',
+            '64',
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr
     train = json.loads((out / 'annotations' / 'instances_train.json').read_text())
     assert len(train['images']) == 3 and (out / 'val' / '000002.jpg').is_file()

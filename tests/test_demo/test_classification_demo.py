@@ -1,4 +1,5 @@
 """The CPU demo end to end (slow, `make test-slow`): pretraining beats chance, and detection can load the result."""
+
 import glob
 import json
 import os.path as osp
@@ -18,12 +19,17 @@ DEMO = osp.join(ROOT, 'configs', 'classification', 'demo', 'convnext_demo.py')
 def test_demo_pretrains_above_chance_and_feeds_the_backbone(tmp_path):
     data, work = str(tmp_path / 'data'), str(tmp_path / 'work')
     info = generate_imagefolder(data, image_size=64)  # the demo set: 13 classes, 200 + 30 images each
-    options = [f'{loader}.dataset.data_root={data}' for loader in ('train_dataloader', 'val_dataloader',
-                                                                   'test_dataloader')]
-    res = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'train.py'), DEMO, '--work-dir', work,
-                          '--cfg-options', *options], cwd=ROOT, capture_output=True, text=True)
+    options = [
+        f'{loader}.dataset.data_root={data}' for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    ]
+    res = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'train.py'), DEMO, '--work-dir', work, '--cfg-options', *options],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
-    scalars, = glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json'))
+    (scalars,) = glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json'))
     with open(scalars) as f:
         top1 = [r['accuracy/top1'] for r in map(json.loads, f) if 'accuracy/top1' in r]
     chance = 100.0 / len(info['classes'])
@@ -33,4 +39,8 @@ def test_demo_pretrains_above_chance_and_feeds_the_backbone(tmp_path):
         backbone = ConvNeXt(arch=dict(depths=[1, 1, 3, 1], dims=[32, 64, 128, 256]), out_norm=False)
         report = load_pretrained(backbone, checkpoint, use_ema=use_ema)
         assert report['missing'] == [] and sorted(report['unexpected']) == [
-            'head.bias', 'head.weight', 'norm.bias', 'norm.weight']
+            'head.bias',
+            'head.weight',
+            'norm.bias',
+            'norm.weight',
+        ]

@@ -1,5 +1,6 @@
 """The segmentation demo end to end: synthetic ADE20K-format data -> UperNet + small ConvNeXt on
 the CPU -> mIoU on the held-out validation split. Minutes, so marked slow (``make test-slow``)."""
+
 import glob
 import json
 import os.path as osp
@@ -27,12 +28,22 @@ def last_metrics(work_dir: str) -> dict:
 @pytest.mark.slow
 def test_convnext_demo_reaches_target_miou(tmp_path):
     data_root = str(tmp_path / 'synthetic_ade')
-    subprocess.run([sys.executable, 'tools/make_demo_data.py', 'ade', '--out', data_root], cwd=REPO, check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, 'tools/make_demo_data.py', 'ade', '--out', data_root],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     work_dir = str(tmp_path / 'work')
     start = time.time()
-    result = subprocess.run([sys.executable, 'tools/train.py', CONFIG, '--work-dir', work_dir, '--cfg-options',
-                             f'data_root={data_root}'], cwd=REPO, capture_output=True, text=True, timeout=1800)
+    result = subprocess.run(
+        [sys.executable, 'tools/train.py', CONFIG, '--work-dir', work_dir, '--cfg-options', f'data_root={data_root}'],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = last_metrics(work_dir)
     print(f'demo: mIoU {metrics["mIoU"]:.2f}, aAcc {metrics["aAcc"]:.2f}, {time.time() - start:.0f} s')

@@ -1,5 +1,6 @@
 """Checkpoints are written atomically, mmengine checkpoints resume under torch >= 2.6 with the safe
 loader, and importing the plugin leaves mmengine's own file backends and loaders as they were."""
+
 import os
 
 import pytest
@@ -31,7 +32,7 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monke
 
 def test_the_atomic_backend_is_selected_by_name_and_mmengine_local_is_untouched(tmp_path):
     assert type(get_file_backend(str(tmp_path / 'x.pth'))) is LocalBackend
-    assert CheckpointLoader._schemes[''].__module__.startswith('mmengine'), 'the local loader is mmengine\'s own'
+    assert CheckpointLoader._schemes[''].__module__.startswith('mmengine'), "the local loader is mmengine's own"
     backend = get_file_backend(str(tmp_path / 'x.pth'), backend_args=dict(backend=ATOMIC_BACKEND))
     assert isinstance(backend, AtomicLocalBackend)
     backend.put(b'abc', tmp_path / 'sub' / 'x.pth')
@@ -61,13 +62,22 @@ class RecordEpochs(Hook):
 def _runner(work_dir, max_epochs, resume, hook, checkpoint_hook='SafeCheckpointHook'):
     data = [dict(inputs=torch.randn(2), labels=torch.randn(())) for _ in range(8)]
     return Runner(
-        model=ToyModel(), work_dir=str(work_dir), experiment_name=f'run{max_epochs}',
-        train_dataloader=dict(dataset=data, sampler=dict(type='DefaultSampler', shuffle=False), batch_size=4,
-                              collate_fn=dict(type='default_collate')),
+        model=ToyModel(),
+        work_dir=str(work_dir),
+        experiment_name=f'run{max_epochs}',
+        train_dataloader=dict(
+            dataset=data,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            batch_size=4,
+            collate_fn=dict(type='default_collate'),
+        ),
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
         default_hooks=dict(checkpoint=dict(type=checkpoint_hook, interval=1, max_keep_ckpts=2), logger=None),
-        custom_hooks=[hook], resume=resume, default_scope='mmengine')
+        custom_hooks=[hook],
+        resume=resume,
+        default_scope='mmengine',
+    )
 
 
 def test_training_resumes_from_the_last_checkpoint_with_the_safe_loader(tmp_path):

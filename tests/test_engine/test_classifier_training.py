@@ -1,4 +1,5 @@
 """Pretrain -> detect: a 2-iteration Runner training writes trained + EMA weights that the dense backbone loads."""
+
 import copy
 import os.path as osp
 
@@ -49,7 +50,7 @@ def trained(tiny_folder, tmp_path_factory):
     Runner.from_cfg(copy.deepcopy(cfg)).train()
     path = osp.join(work_dir, 'epoch_1.pth')
     ckpt = torch.load(path, map_location='cpu', weights_only=False)
-    ema = {k[len('module.'):]: v for k, v in ckpt['ema_state_dict'].items() if k.startswith('module.')}
+    ema = {k[len('module.') :]: v for k, v in ckpt['ema_state_dict'].items() if k.startswith('module.')}
     return dict(cfg=cfg, path=path, ckpt=ckpt, raw=ckpt['state_dict'], ema=ema)
 
 
@@ -87,8 +88,12 @@ def test_test_run_evaluates_the_ema(trained, tmp_path):
     metrics = Runner.from_cfg(cfg).test()
     ds = ImageFolderDataset(cfg.test_dataloader.dataset.data_root, 'val', transform=dict(input_size=32))
     model = _classifier(trained['ema'])
-    batch = model.data_preprocessor(dict(inputs=[ds[i]['inputs'] for i in range(len(ds))],
-                                         data_samples=[ds[i]['data_samples'] for i in range(len(ds))]))
+    batch = model.data_preprocessor(
+        dict(
+            inputs=[ds[i]['inputs'] for i in range(len(ds))],
+            data_samples=[ds[i]['data_samples'] for i in range(len(ds))],
+        )
+    )
     with torch.no_grad():
         preds = model(**batch, mode='predict')
     expected = 100.0 * sum(int(p.pred_label) == int(p.gt_label) for p in preds) / len(preds)
@@ -97,6 +102,7 @@ def test_test_run_evaluates_the_ema(trained, tmp_path):
 
 def test_ema_hook_saves_unswapped_and_restores_the_ema(tiny_backbone):
     from types import SimpleNamespace
+
     model = ConvNeXtClassifier(tiny_backbone, num_classes=3)
     hook = UnswappedEMAHook(momentum=0.5)
     runner = SimpleNamespace(model=model, iter=0, epoch=0, _resume=False)

@@ -1,5 +1,6 @@
 """SafeCheckpointHook keeps the old checkpoints until a new one is complete; NonFiniteLossHook stops at the
 first NaN/inf loss with the iteration and the terms; RandomStateHook restores the generators on resume."""
+
 import os
 import random
 
@@ -37,21 +38,35 @@ class ToyModel(BaseModel):
 def _runner(work_dir, model, max_iters, interval=1, max_keep=2, resume=False):
     data = [dict(inputs=torch.randn(2), labels=torch.randn(())) for _ in range(16)]
     return Runner(
-        model=model, work_dir=str(work_dir), experiment_name=f'run{max_iters}{resume}',
-        train_dataloader=dict(dataset=data, sampler=dict(type='InfiniteSampler', shuffle=True), batch_size=2,
-                              collate_fn=dict(type='default_collate')),
+        model=model,
+        work_dir=str(work_dir),
+        experiment_name=f'run{max_iters}{resume}',
+        train_dataloader=dict(
+            dataset=data,
+            sampler=dict(type='InfiniteSampler', shuffle=True),
+            batch_size=2,
+            collate_fn=dict(type='default_collate'),
+        ),
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
-        default_hooks=dict(checkpoint=dict(type='SafeCheckpointHook', by_epoch=False, interval=interval,
-                                           max_keep_ckpts=max_keep), logger=None),
+        default_hooks=dict(
+            checkpoint=dict(type='SafeCheckpointHook', by_epoch=False, interval=interval, max_keep_ckpts=max_keep),
+            logger=None,
+        ),
         custom_hooks=[dict(type='NonFiniteLossHook'), dict(type='RandomStateHook')],
-        resume=resume, default_scope='mmengine', randomness=dict(seed=1))
+        resume=resume,
+        default_scope='mmengine',
+        randomness=dict(seed=1),
+    )
 
 
 def test_non_finite_loss_stops_with_the_iteration_and_terms_and_keeps_the_last_good_checkpoint(tmp_path):
     runner = _runner(tmp_path, ToyModel(nan_from=3), max_iters=10)
-    with pytest.raises(RuntimeError, match=r'Non-finite loss at iteration 3 .*loss, loss_mse are not finite '
-                                           r'\(loss=nan, loss_mse=nan, loss_l1=[0-9.]+\).*iter_2\.pth.*--resume'):
+    with pytest.raises(
+        RuntimeError,
+        match=r'Non-finite loss at iteration 3 .*loss, loss_mse are not finite '
+        r'\(loss=nan, loss_mse=nan, loss_l1=[0-9.]+\).*iter_2\.pth.*--resume',
+    ):
         runner.train()
     assert sorted(f for f in os.listdir(tmp_path) if f.endswith('.pth')) == ['iter_1.pth', 'iter_2.pth']
     good = torch.load(tmp_path / 'iter_2.pth', weights_only=True)['state_dict']

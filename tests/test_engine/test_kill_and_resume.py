@@ -7,6 +7,7 @@ random numbers, so an exact match needs the random states restored (``RandomStat
 dataloader replayed (mmengine's ``IterBasedTrainLoop``). ``max_keep_ckpts=1`` makes the checkpoint
 hook delete files: ``last_checkpoint`` must never name one that is gone.
 """
+
 import os
 import os.path as osp
 import signal
@@ -45,7 +46,7 @@ randomness = dict(seed=7)
 @pytest.fixture(scope='module')
 def config(tmp_path_factory):
     root = tmp_path_factory.mktemp('resume')
-    generate_coco(str(root / 'data'), num_train=12, num_val=2, image_size=64, empty_prob=0.)
+    generate_coco(str(root / 'data'), num_train=12, num_val=2, image_size=64, empty_prob=0.0)
     path = root / 'cfg.py'
     path.write_text(CONFIG.format(root=ROOT, data=root / 'data', iters=MAX_ITERS))
     return str(path)
@@ -129,5 +130,5 @@ def test_kill_while_writing_a_checkpoint_then_resume_equals_an_uninterrupted_run
     _assert_pointer_is_valid(tmp_path)
     resumed = _train(config, tmp_path, '--resume')
     assert 'Advance dataloader 2 steps' in resumed.stdout + resumed.stderr
-    assert not [f for f in os.listdir(tmp_path) if f.endswith('.tmp')], 'the killed write\'s temporary is cleaned up'
+    assert not [f for f in os.listdir(tmp_path) if f.endswith('.tmp')], "the killed write's temporary is cleaned up"
     _assert_same_weights(_weights(tmp_path / f'iter_{MAX_ITERS}.pth'), reference)

@@ -1,5 +1,6 @@
 """The paper's layer-wise (detection) and stage-wise (segmentation) lr decay, through mmdet's and mmseg's
 own LearningRateDecayOptimizerConstructor, checked against the released rule (docs/recipes.md) written out here."""
+
 import re
 
 import pytest
@@ -31,17 +32,27 @@ class Detector(nn.Module):
         self.neck = nn.Conv2d(64, 8, 1)
 
 
-@pytest.mark.parametrize('scope,decay_type,rate', [('mmdet', 'layer_wise', 0.7), ('mmseg', 'stage_wise', 0.9),
-                                                   ('mmdet', 'stage_wise', 0.9), ('mmseg', 'layer_wise', 0.8)])
+@pytest.mark.parametrize(
+    'scope,decay_type,rate',
+    [
+        ('mmdet', 'layer_wise', 0.7),
+        ('mmseg', 'stage_wise', 0.9),
+        ('mmdet', 'stage_wise', 0.9),
+        ('mmseg', 'layer_wise', 0.8),
+    ],
+)
 def test_lr_and_weight_decay_of_every_parameter_follow_the_recipe(scope, decay_type, rate):
     registry = __import__(f'{scope}.registry', fromlist=['OPTIM_WRAPPER_CONSTRUCTORS']).OPTIM_WRAPPER_CONSTRUCTORS
     num_layers = 6
     model = Detector()
     with DefaultScope.overwrite_default_scope(scope):
-        constructor = registry.build(dict(
-            type='LearningRateDecayOptimizerConstructor',
-            optim_wrapper_cfg=dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=BASE_LR, weight_decay=WD)),
-            paramwise_cfg=dict(decay_rate=rate, decay_type=decay_type, num_layers=num_layers)))
+        constructor = registry.build(
+            dict(
+                type='LearningRateDecayOptimizerConstructor',
+                optim_wrapper_cfg=dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=BASE_LR, weight_decay=WD)),
+                paramwise_cfg=dict(decay_rate=rate, decay_type=decay_type, num_layers=num_layers),
+            )
+        )
         optim = constructor(model)
     group_of = {id(p): g for g in optim.optimizer.param_groups for p in g['params']}
     names = dict(model.named_parameters())
@@ -54,7 +65,7 @@ def test_lr_and_weight_decay_of_every_parameter_follow_the_recipe(scope, decay_t
     # Named examples, spelled out.
     lr = {n: group_of[id(p)]['lr'] for n, p in names.items()}
     if decay_type == 'layer_wise':
-        assert lr['backbone.downsample_layers.0.0.weight'] == pytest.approx(BASE_LR * rate ** 7)
+        assert lr['backbone.downsample_layers.0.0.weight'] == pytest.approx(BASE_LR * rate**7)
         assert lr['backbone.stages.2.7.pwconv1.weight'] == pytest.approx(BASE_LR * rate ** (7 - 5))
     else:
         assert lr['backbone.stages.2.7.pwconv1.weight'] == pytest.approx(BASE_LR * rate ** (7 - 3))

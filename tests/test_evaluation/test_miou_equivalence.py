@@ -4,6 +4,7 @@ Predictions are the validation labels with noise (random pixels and shifted bloc
 trained; IoUMetric runs as in ``tools/test.py --out DIR`` (``output_dir``), and the mIoU is then
 recomputed from nothing but the prediction PNGs and the label PNGs on disk.
 """
+
 import os
 import os.path as osp
 
@@ -30,7 +31,7 @@ def noisy_prediction(rng, gt, flip_fraction):
     pred[flip] = rng.integers(NUM_CLASSES, size=int(flip.sum()))
     h, w = gt.shape
     y, x = rng.integers(h // 2), rng.integers(w // 2)
-    pred[y:y + h // 3, x:x + w // 3] = np.roll(pred, 5, axis=1)[y:y + h // 3, x:x + w // 3]
+    pred[y : y + h // 3, x : x + w // 3] = np.roll(pred, 5, axis=1)[y : y + h // 3, x : x + w // 3]
     return pred.astype(np.int64)
 
 
@@ -61,11 +62,18 @@ def test_iou_metric_equals_numpy_from_saved_pngs(tmp_path, flip_fraction):
     root = str(tmp_path / 'data')
     generate_ade(root, num_train=1, num_val=8, image_size=64, seed=2)
     init_default_scope('mmseg')
-    dataset = DATASETS.build(dict(
-        type='SyntheticADE20KDataset', data_root=root,
-        data_prefix=dict(img_path='images/validation', seg_map_path='annotations/validation'),
-        pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', reduce_zero_label=True),
-                  dict(type='PackSegInputs')]))
+    dataset = DATASETS.build(
+        dict(
+            type='SyntheticADE20KDataset',
+            data_root=root,
+            data_prefix=dict(img_path='images/validation', seg_map_path='annotations/validation'),
+            pipeline=[
+                dict(type='LoadImageFromFile'),
+                dict(type='LoadAnnotations', reduce_zero_label=True),
+                dict(type='PackSegInputs'),
+            ],
+        )
+    )
     out_dir = str(tmp_path / 'pred')
     metric = IoUMetric(iou_metrics=['mIoU'], output_dir=out_dir)
     metric.dataset_meta = dataset.metainfo

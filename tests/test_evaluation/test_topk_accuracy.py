@@ -1,4 +1,5 @@
 """TopKAccuracy against a hand count, alone and through mmengine's Evaluator."""
+
 import pytest
 import torch
 from mmengine.evaluator import Evaluator
@@ -6,11 +7,15 @@ from mmengine.evaluator import Evaluator
 from convnext_dense.evaluation import TopKAccuracy
 
 # scores of 5 samples over 4 classes; ranks of the true label: 1, 2, 3, 1, 4
-SCORES = torch.tensor([[.1, .6, .2, .1],   # label 1: top-1
-                       [.5, .1, .3, .1],   # label 2: second
-                       [.4, .3, .2, .1],   # label 2: third
-                       [.0, .0, .1, .9],   # label 3: top-1
-                       [.3, .3, .4, .0]])  # label 3: last
+SCORES = torch.tensor(
+    [
+        [0.1, 0.6, 0.2, 0.1],  # label 1: top-1
+        [0.5, 0.1, 0.3, 0.1],  # label 2: second
+        [0.4, 0.3, 0.2, 0.1],  # label 2: third
+        [0.0, 0.0, 0.1, 0.9],  # label 3: top-1
+        [0.3, 0.3, 0.4, 0.0],
+    ]
+)  # label 3: last
 LABELS = [1, 2, 2, 3, 3]
 
 

@@ -8,6 +8,7 @@ or their Mask/Cascade R-CNN and UperNet checkpoints (``backbone.*`` in an mmdet/
 without any key being written by hand. Its forward is the published architecture, computed here
 with plain torch ops, as the reference the loaded model must reproduce.
 """
+
 from typing import List, Sequence
 
 import torch
@@ -79,16 +80,22 @@ class AuthorsConvNeXt(nn.Module):
         num_classes: classifier outputs.
     """
 
-    def __init__(self, depths: Sequence[int], dims: Sequence[int], v2: bool = False, dense: bool = False,
-                 num_classes: int = 10):
+    def __init__(
+        self, depths: Sequence[int], dims: Sequence[int], v2: bool = False, dense: bool = False, num_classes: int = 10
+    ):
         super().__init__()
-        self.downsample_layers = nn.ModuleList([nn.Sequential(
-            nn.Conv2d(3, dims[0], kernel_size=4, stride=4), ChannelsFirstLayerNorm(dims[0]))])
+        self.downsample_layers = nn.ModuleList(
+            [nn.Sequential(nn.Conv2d(3, dims[0], kernel_size=4, stride=4), ChannelsFirstLayerNorm(dims[0]))]
+        )
         for i in range(1, len(dims)):
-            self.downsample_layers.append(nn.Sequential(
-                ChannelsFirstLayerNorm(dims[i - 1]), nn.Conv2d(dims[i - 1], dims[i], kernel_size=2, stride=2)))
-        self.stages = nn.ModuleList([nn.Sequential(*[AuthorsBlock(dim, v2) for _ in range(depth)])
-                                     for depth, dim in zip(depths, dims)])
+            self.downsample_layers.append(
+                nn.Sequential(
+                    ChannelsFirstLayerNorm(dims[i - 1]), nn.Conv2d(dims[i - 1], dims[i], kernel_size=2, stride=2)
+                )
+            )
+        self.stages = nn.ModuleList(
+            [nn.Sequential(*[AuthorsBlock(dim, v2) for _ in range(depth)]) for depth, dim in zip(depths, dims)]
+        )
         self.dense = dense
         if dense:
             for i, dim in enumerate(dims):

@@ -1,4 +1,5 @@
 """Session fixtures: randomised timm ConvNeXt references."""
+
 import pytest
 import timm
 from timm_reference import randomise_

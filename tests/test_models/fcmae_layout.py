@@ -23,6 +23,7 @@ first spatial axis fastest, ``kernel_region::coordinate_at`` in MinkowskiEngine'
 (``n % K - K // 2``) and starting at 0 for even K; a missing neighbour contributes nothing. GRN's
 statistics run over all points of the sparse tensor, i.e. the whole batch: one image per call.
 """
+
 from typing import List, Sequence
 
 import torch
@@ -41,15 +42,15 @@ class MinkowskiConvolution(nn.Module):
         super().__init__()
         assert kernel_size == stride, 'the encoder only downsamples with kernel 2, stride 2'
         self.k = kernel_size
-        self.kernel = nn.Parameter(torch.zeros(kernel_size ** 2, cin, cout))
+        self.kernel = nn.Parameter(torch.zeros(kernel_size**2, cin, cout))
         self.bias = nn.Parameter(torch.zeros(1, cout))
 
     def forward(self, x):  # (C, H, W) on the full grid
         c, h, w = x.shape
         out = self.bias.reshape(-1, 1, 1).expand(-1, h // self.k, w // self.k).clone()
-        for n in range(self.k ** 2):
+        for n in range(self.k**2):
             di, dj = _offset(n, self.k)
-            out = out + torch.einsum('chw,co->ohw', x[:, di::self.k, dj::self.k], self.kernel[n])
+            out = out + torch.einsum('chw,co->ohw', x[:, di :: self.k, dj :: self.k], self.kernel[n])
         return out
 
 
@@ -57,7 +58,7 @@ class MinkowskiDepthwiseConvolution(nn.Module):
     def __init__(self, dim: int, kernel_size: int):
         super().__init__()
         self.k = kernel_size
-        self.kernel = nn.Parameter(torch.zeros(kernel_size ** 2, dim))
+        self.kernel = nn.Parameter(torch.zeros(kernel_size**2, dim))
         self.bias = nn.Parameter(torch.zeros(1, dim))
 
     def forward(self, x):
@@ -65,9 +66,9 @@ class MinkowskiDepthwiseConvolution(nn.Module):
         p = self.k // 2
         padded = F.pad(x, (p, p, p, p))  # outside the image: no point, nothing added
         out = self.bias.reshape(-1, 1, 1).expand(-1, h, w).clone()
-        for n in range(self.k ** 2):
+        for n in range(self.k**2):
             di, dj = _offset(n, self.k)
-            out = out + self.kernel[n].reshape(-1, 1, 1) * padded[:, p + di:p + di + h, p + dj:p + dj + w]
+            out = out + self.kernel[n].reshape(-1, 1, 1) * padded[:, p + di : p + di + h, p + dj : p + dj + w]
         return out
 
 
@@ -121,17 +122,20 @@ class SparseEncoder(nn.Module):
 
     def __init__(self, depths: Sequence[int], dims: Sequence[int]):
         super().__init__()
-        self.downsample_layers = nn.ModuleList([nn.Sequential(
-            nn.Conv2d(3, dims[0], kernel_size=4, stride=4), ChannelsFirstLayerNorm(dims[0]))])
+        self.downsample_layers = nn.ModuleList(
+            [nn.Sequential(nn.Conv2d(3, dims[0], kernel_size=4, stride=4), ChannelsFirstLayerNorm(dims[0]))]
+        )
         for i in range(1, len(dims)):
-            self.downsample_layers.append(nn.Sequential(
-                MinkowskiLayerNorm(dims[i - 1]), MinkowskiConvolution(dims[i - 1], dims[i], 2, 2)))
-        self.stages = nn.ModuleList([nn.Sequential(*[SparseBlock(dim) for _ in range(depth)])
-                                     for depth, dim in zip(depths, dims)])
+            self.downsample_layers.append(
+                nn.Sequential(MinkowskiLayerNorm(dims[i - 1]), MinkowskiConvolution(dims[i - 1], dims[i], 2, 2))
+            )
+        self.stages = nn.ModuleList(
+            [nn.Sequential(*[SparseBlock(dim) for _ in range(depth)]) for depth, dim in zip(depths, dims)]
+        )
 
     def stage_outputs(self, image: torch.Tensor) -> List[torch.Tensor]:
         """Each stage's output for one (1, 3, H, W) image with no patch masked, each (1, C, h, w)."""
-        assert image.shape[0] == 1, "the sparse GRN pools over every point of the batch: one image"
+        assert image.shape[0] == 1, 'the sparse GRN pools over every point of the batch: one image'
         x = self.downsample_layers[0](image)[0]  # the stem is dense; x *= 1 - mask is x here
         outs = []
         for i, stage in enumerate(self.stages):
@@ -145,11 +149,10 @@ class SparseEncoder(nn.Module):
 class FCMAE(nn.Module):
     """The masked autoencoder as saved: the encoder and the (dense) decoder beside it."""
 
-    def __init__(self, depths: Sequence[int], dims: Sequence[int], decoder_embed_dim: int = 24,
-                 patch_size: int = 32):
+    def __init__(self, depths: Sequence[int], dims: Sequence[int], decoder_embed_dim: int = 24, patch_size: int = 32):
         super().__init__()
         self.encoder = SparseEncoder(depths, dims)
         self.proj = nn.Conv2d(dims[-1], decoder_embed_dim, kernel_size=1)
         self.mask_token = nn.Parameter(torch.zeros(1, decoder_embed_dim, 1, 1))
         self.decoder = nn.Sequential(AuthorsBlock(decoder_embed_dim, v2=True))
-        self.pred = nn.Conv2d(decoder_embed_dim, patch_size ** 2 * 3, kernel_size=1)
+        self.pred = nn.Conv2d(decoder_embed_dim, patch_size**2 * 3, kernel_size=1)

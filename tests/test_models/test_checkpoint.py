@@ -1,4 +1,5 @@
 """Checkpoints of every released layout load into ConvNeXt and give timm's features; bad files fail clearly."""
+
 import pytest
 import torch
 from authors_layout import AuthorsConvNeXt
@@ -32,8 +33,13 @@ def test_every_layout_loads_to_the_same_features(tmp_path, timm_tiny, layout):
         ckpt = {'state_dict': mmpretrain_state_dict(timm_tiny), 'meta': {}}
     else:  # an mmdet/mmseg model of this project: backbone.* among the neck and heads
         body = {k: v for k, v in fb_state_dict(timm_tiny).items() if not k.startswith(('norm.', 'head.'))}
-        ckpt = {'state_dict': {**{'backbone.' + k: v for k, v in body.items()},
-                               'neck.lateral_convs.0.conv.weight': torch.zeros(1)}, 'meta': {}}
+        ckpt = {
+            'state_dict': {
+                **{'backbone.' + k: v for k, v in body.items()},
+                'neck.lateral_convs.0.conv.weight': torch.zeros(1),
+            },
+            'meta': {},
+        }
     net = ConvNeXt('tiny', out_norm=False)
     report = load_pretrained(net, _save(tmp_path / 'ckpt.pth', ckpt))
     assert report['missing'] == []
@@ -86,8 +92,11 @@ def test_init_cfg_pretrained_goes_through_the_strict_loader(tmp_path, timm_tiny)
 
 def test_checkpoint_of_another_width_names_the_shapes(tmp_path):
     path = _save(tmp_path / 'b.pth', {'state_dict': ConvNeXt('v2-femto').state_dict()})
-    with pytest.raises(ValueError, match=r"other shapes: downsample_layers\.0\.0\.weight: checkpoint \(48, 3, 4, 4\) "
-                                         r"vs model \(40, 3, 4, 4\).*holds arch 'v2-femto'"):
+    with pytest.raises(
+        ValueError,
+        match=r'other shapes: downsample_layers\.0\.0\.weight: checkpoint \(48, 3, 4, 4\) '
+        r"vs model \(40, 3, 4, 4\).*holds arch 'v2-femto'",
+    ):
         load_pretrained(ConvNeXt('v2-atto'), path)
 
 
@@ -114,8 +123,9 @@ def test_convert_state_dict_is_pure_and_infers_the_arch(timm_v2_atto):
     converted = convert_state_dict(sd)
     assert list(sd) == keys_before
     assert infer_arch(converted) == dict(depths=(2, 2, 6, 2), dims=(40, 80, 160, 320), grn=True)
-    assert set(converted) - {'norm.weight', 'norm.bias', 'head.weight', 'head.bias'} == \
-        set(ConvNeXt('v2-atto', out_norm=False).state_dict())
+    assert set(converted) - {'norm.weight', 'norm.bias', 'head.weight', 'head.bias'} == set(
+        ConvNeXt('v2-atto', out_norm=False).state_dict()
+    )
 
 
 # --- Files made by each layout's own model, every tensor randomised -----------------------------------
@@ -139,12 +149,21 @@ def _assert_outputs_equal(ours, reference_outputs, x):
 def test_authors_dense_checkpoint_loads_every_tensor_out_norms_included(tmp_path, v2, task):
     """The authors' Mask/Cascade R-CNN and UperNet checkpoints hold backbone.norm0..norm3: all load."""
     ref = randomise_(AuthorsConvNeXt(**SMALL, v2=v2, dense=True), seed=3)
-    others = ({'neck.fpn_convs.0.conv.weight': torch.randn(8, 8, 3, 3),
-               'roi_head.bbox_head.0.fc_cls.weight': torch.randn(3, 8)} if task == 'detector' else
-              {'decode_head.conv_seg.weight': torch.randn(5, 8, 1, 1),
-               'auxiliary_head.conv_seg.weight': torch.randn(5, 8, 1, 1)})
-    path = _save(tmp_path / f'{task}.pth', {'meta': {'epoch': 36}, 'state_dict': {
-        **{'backbone.' + k: v for k, v in ref.state_dict().items()}, **others}})
+    others = (
+        {
+            'neck.fpn_convs.0.conv.weight': torch.randn(8, 8, 3, 3),
+            'roi_head.bbox_head.0.fc_cls.weight': torch.randn(3, 8),
+        }
+        if task == 'detector'
+        else {
+            'decode_head.conv_seg.weight': torch.randn(5, 8, 1, 1),
+            'auxiliary_head.conv_seg.weight': torch.randn(5, 8, 1, 1),
+        }
+    )
+    path = _save(
+        tmp_path / f'{task}.pth',
+        {'meta': {'epoch': 36}, 'state_dict': {**{'backbone.' + k: v for k, v in ref.state_dict().items()}, **others}},
+    )
     net = _ours(v2)
     report = load_pretrained(net, path)
     assert report['missing'] == [] and report['unexpected'] == []  # the neck's and heads' keys are not the backbone's
@@ -182,17 +201,21 @@ def test_own_single_output_checkpoint_keeps_its_norm3(tmp_path):
 def test_a_larger_model_whose_keys_are_a_superset_is_an_error(tmp_path):
     """The authors' `small` holds every key `tiny` has (stage 2: 27 blocks against 9): not a fit."""
     path = _save(tmp_path / 'small.pth', {'model': ConvNeXt('small', out_norm=False).state_dict()})
-    with pytest.raises(ValueError, match=r"stages have depths \(3, 3, 27, 3\), the model's \(3, 3, 9, 3\)"
-                                         r".*The file holds arch 'small'.*the model is arch 'tiny'"):
+    with pytest.raises(
+        ValueError,
+        match=r"stages have depths \(3, 3, 27, 3\), the model's \(3, 3, 9, 3\)"
+        r".*The file holds arch 'small'.*the model is arch 'tiny'",
+    ):
         load_pretrained(ConvNeXt('tiny'), path)
-    with pytest.raises(ValueError, match=r"backbone weights are missing.*The file holds arch 'tiny'.*"
-                                         r"the model is arch 'small'"):
+    with pytest.raises(
+        ValueError, match=r"backbone weights are missing.*The file holds arch 'tiny'.*" r"the model is arch 'small'"
+    ):
         load_pretrained(ConvNeXt('small'), _save(tmp_path / 'tiny.pth', {'model': ConvNeXt('tiny').state_dict()}))
 
 
 def test_a_v2_checkpoint_into_a_v1_model_without_layer_scale_is_an_error(tmp_path):
     v2 = randomise_(AuthorsConvNeXt(**SMALL, v2=True, dense=False))
-    v1 = ConvNeXt(dict(SMALL), layer_scale_init_value=0.)  # no gamma: every V1 key is in the V2 file
+    v1 = ConvNeXt(dict(SMALL), layer_scale_init_value=0.0)  # no gamma: every V1 key is in the V2 file
     with pytest.raises(ValueError, match=r'it has GRN layers \(ConvNeXt V2\) and the model has none'):
         load_pretrained(v1, _save(tmp_path / 'v2.pth', {'model': v2.state_dict()}))
 
@@ -209,8 +232,13 @@ def test_a_model_that_builds_fewer_stages_takes_a_larger_file_of_its_size(tmp_pa
 # --- mmpretrain's own ConvNeXt (the layout of mmpretrain classifiers and of mmdet's ConvNeXt configs) -----
 def _mmpretrain_convnext(v2: bool, **kwargs):
     from mmpretrain.models.backbones import ConvNeXt as MMPretrainConvNeXt
-    model = MMPretrainConvNeXt(arch=dict(depths=list(SMALL['depths']), channels=list(SMALL['dims'])),
-                               use_grn=v2, layer_scale_init_value=0. if v2 else 1.0, **kwargs)
+
+    model = MMPretrainConvNeXt(
+        arch=dict(depths=list(SMALL['depths']), channels=list(SMALL['dims'])),
+        use_grn=v2,
+        layer_scale_init_value=0.0 if v2 else 1.0,
+        **kwargs,
+    )
     randomise_(model, seed=6)
     model.eval()  # mmpretrain's train() returns None, so randomise_'s return value is not the model
     return model
@@ -220,9 +248,16 @@ def _mmpretrain_convnext(v2: bool, **kwargs):
 def test_mmpretrain_dense_backbone_checkpoint_loads_its_out_norms(tmp_path, v2):
     """mmdet's own ConvNeXt configs: mmpretrain.ConvNeXt(out_indices=(0, 1, 2, 3), gap_before_final_norm=False)."""
     ref = _mmpretrain_convnext(v2, out_indices=(0, 1, 2, 3), gap_before_final_norm=False)
-    path = _save(tmp_path / 'mmdet.pth', {'meta': {}, 'state_dict': {
-        **{'backbone.' + k: v for k, v in ref.state_dict().items()},
-        'neck.lateral_convs.0.conv.weight': torch.ones(1)}})
+    path = _save(
+        tmp_path / 'mmdet.pth',
+        {
+            'meta': {},
+            'state_dict': {
+                **{'backbone.' + k: v for k, v in ref.state_dict().items()},
+                'neck.lateral_convs.0.conv.weight': torch.ones(1),
+            },
+        },
+    )
     net = _ours(v2)
     report = load_pretrained(net, path)
     assert report['missing'] == [] and report['unexpected'] == []
@@ -238,8 +273,10 @@ def test_mmpretrain_classifier_checkpoint_gives_the_stage_features(tmp_path, v2)
     ref = _mmpretrain_convnext(v2)
     assert [k for k in ref.state_dict() if k.startswith('norm')] == ['norm3.weight', 'norm3.bias']
     head = {'head.fc.weight': torch.randn(10, SMALL['dims'][-1]), 'head.fc.bias': torch.randn(10)}
-    path = _save(tmp_path / 'cls.pth', {'meta': {}, 'state_dict': {
-        **{'backbone.' + k: v for k, v in ref.state_dict().items()}, **head}})
+    path = _save(
+        tmp_path / 'cls.pth',
+        {'meta': {}, 'state_dict': {**{'backbone.' + k: v for k, v in ref.state_dict().items()}, **head}},
+    )
     dense = _ours(v2)
     report = load_pretrained(dense, path)
     assert report['missing'] == [f'norm{i}.{p}' for i in range(4) for p in ('weight', 'bias')]
@@ -256,18 +293,28 @@ def test_mmpretrain_classifier_checkpoint_gives_the_stage_features(tmp_path, v2)
             expected.append(y)
         _assert_outputs_equal(net, expected, x)
         pooled = ref(x)[0]  # mmpretrain's own classifier output: norm3(gap(stage 3))
-        torch.testing.assert_close(pooled, torch.nn.functional.layer_norm(
-            expected[-1].mean((-2, -1)), (SMALL['dims'][-1],), ref.norm3.weight, ref.norm3.bias, 1e-6))
+        torch.testing.assert_close(
+            pooled,
+            torch.nn.functional.layer_norm(
+                expected[-1].mean((-2, -1)), (SMALL['dims'][-1],), ref.norm3.weight, ref.norm3.bias, 1e-6
+            ),
+        )
 
 
 def test_a_file_the_safe_loader_refuses_says_why_and_how(tmp_path):
     """mmengine's plain CheckpointHook pickles the message hub's HistoryBuffer with getattr(...)."""
     from mmengine.logging import HistoryBuffer
+
     buffer = HistoryBuffer()
     buffer.update(1.0)
-    path = _save(tmp_path / 'plain_mmengine.pth', {'state_dict': {'backbone.x': torch.zeros(1)},
-                                                  'message_hub': {'log_scalars': {'train/loss': buffer}}})
-    with pytest.raises(ValueError, match=r"plain_mmengine\.pth' holds Python objects that torch's safe loader "
-                                         r".*refuses \(getattr\).*SafeCheckpointHook.*"
-                                         r"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1"):
+    path = _save(
+        tmp_path / 'plain_mmengine.pth',
+        {'state_dict': {'backbone.x': torch.zeros(1)}, 'message_hub': {'log_scalars': {'train/loss': buffer}}},
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"plain_mmengine\.pth' holds Python objects that torch's safe loader "
+        r'.*refuses \(getattr\).*SafeCheckpointHook.*'
+        r'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1',
+    ):
         load_pretrained(ConvNeXt('v2-atto'), path)

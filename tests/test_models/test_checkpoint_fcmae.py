@@ -4,6 +4,7 @@ The files are saved from :mod:`fcmae_layout`'s ``FCMAE`` (the released module tr
 parameter shapes) with every tensor randomised; the reference features are computed from the sparse
 tensors by MinkowskiEngine's rules, not from converted weights.
 """
+
 import subprocess
 import sys
 from pathlib import Path
@@ -52,7 +53,7 @@ def test_the_file_has_the_released_layout(fcmae_file):
 @pytest.mark.parametrize('hw', [(64, 96), (96, 64)])
 def test_encoder_loads_into_the_backbone_with_the_sparse_encoders_features(fcmae_file, hw):
     ref, path = fcmae_file
-    net = ConvNeXt(dict(**SMALL, grn=True), layer_scale_init_value=0., out_norm=False).eval()
+    net = ConvNeXt(dict(**SMALL, grn=True), layer_scale_init_value=0.0, out_norm=False).eval()
     report = load_pretrained(net, path)
     assert report['missing'] == [] and report['unexpected'] == []  # decoder, proj, pred, mask_token: not read
     x = torch.randn(1, 3, *hw, generator=torch.Generator().manual_seed(hw[0]))
@@ -62,15 +63,18 @@ def test_encoder_loads_into_the_backbone_with_the_sparse_encoders_features(fcmae
 
 def test_dense_backbone_starts_its_out_norms_fresh(fcmae_file):
     _, path = fcmae_file
-    report = load_pretrained(ConvNeXt(dict(**SMALL, grn=True), layer_scale_init_value=0.), path)
+    report = load_pretrained(ConvNeXt(dict(**SMALL, grn=True), layer_scale_init_value=0.0), path)
     assert report['missing'] == [f'norm{i}.{p}' for i in range(4) for p in ('weight', 'bias')]
 
 
 def test_classifier_fine_tunes_from_it_with_a_fresh_norm_and_head(fcmae_file):
     ref, path = fcmae_file
-    model = ConvNeXtClassifier(dict(type='ConvNeXt', arch=dict(**SMALL, grn=True), layer_scale_init_value=0.),
-                               num_classes=5, head_init_scale=0.001,
-                               finetune=dict(checkpoint=path, keep_head=False))
+    model = ConvNeXtClassifier(
+        dict(type='ConvNeXt', arch=dict(**SMALL, grn=True), layer_scale_init_value=0.0),
+        num_classes=5,
+        head_init_scale=0.001,
+        finetune=dict(checkpoint=path, keep_head=False),
+    )
     model.init_weights()
     assert torch.equal(model.head.norm.weight, torch.ones(40)) and torch.equal(model.head.norm.bias, torch.zeros(40))
     assert model.head.fc.weight.abs().max() < 0.01  # trunc-normal(0.02) x head_init_scale, not the file's
@@ -95,11 +99,12 @@ def test_convert_state_dict_gives_the_arch_and_dense_shapes(fcmae_file):
 def test_convert_tool_writes_a_file_the_backbone_loads(fcmae_file, tmp_path):
     ref, path = fcmae_file
     out = tmp_path / 'converted.pth'
-    done = subprocess.run([sys.executable, str(ROOT / 'tools/convert_checkpoint.py'), path, str(out)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / 'tools/convert_checkpoint.py'), path, str(out)], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert 'depths (2, 1, 3, 1)' in done.stdout
-    net = ConvNeXt(dict(**SMALL, grn=True), layer_scale_init_value=0., out_norm=False).eval()
+    net = ConvNeXt(dict(**SMALL, grn=True), layer_scale_init_value=0.0, out_norm=False).eval()
     load_pretrained(net, str(out))
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
@@ -108,7 +113,7 @@ def test_convert_tool_writes_a_file_the_backbone_loads(fcmae_file, tmp_path):
 
 def test_a_kernel_of_another_shape_is_named(tmp_path):
     sd = {'encoder.stages.0.0.dwconv.kernel': torch.zeros(48, 8)}
-    with pytest.raises(ValueError, match=r"stages\.0\.0\.dwconv\.kernel.*\(48, 8\).*K\*K"):
+    with pytest.raises(ValueError, match=r'stages\.0\.0\.dwconv\.kernel.*\(48, 8\).*K\*K'):
         convert_state_dict(sd)
 
 
@@ -116,6 +121,7 @@ def test_v2_fine_tuning_config_starts_from_an_fcmae_file(tmp_path):
     """configs/classification/convnextv2_atto_fcmae_ft_in1k.py as released, its file swapped for a local one."""
     from mmengine.config import Config
     from mmengine.registry import MODELS
+
     ref = randomise_(FCMAE(depths=(2, 2, 6, 2), dims=(40, 80, 160, 320)), seed=5)
     path = tmp_path / 'convnextv2_atto_1k_224_fcmae.pt'
     torch.save({'model': ref.state_dict()}, path)

@@ -1,4 +1,5 @@
 """ConvNeXtClassifier: forward modes, losses, head init, backbone contract, and timm's logits."""
+
 import pytest
 import timm
 import torch
@@ -32,16 +33,17 @@ def test_loss_mode_is_label_smoothing_ce_on_hard_labels(tiny_backbone):
     expected = (-0.9 * logp[torch.arange(4), torch.tensor(labels)] - 0.1 * logp.mean(dim=1)).mean()
     loss = model(x, _samples(labels), mode='loss')['loss']
     torch.testing.assert_close(loss, expected)
-    plain = ConvNeXtClassifier(tiny_backbone, num_classes=5, label_smoothing=0.).eval()
+    plain = ConvNeXtClassifier(tiny_backbone, num_classes=5, label_smoothing=0.0).eval()
     plain.load_state_dict(model.state_dict())
-    torch.testing.assert_close(plain(x, _samples(labels), mode='loss')['loss'],
-                               F.cross_entropy(logits, torch.tensor(labels)))
+    torch.testing.assert_close(
+        plain(x, _samples(labels), mode='loss')['loss'], F.cross_entropy(logits, torch.tensor(labels))
+    )
 
 
 def test_loss_mode_uses_soft_targets_when_present(tiny_backbone):
     model = ConvNeXtClassifier(tiny_backbone, num_classes=5).eval()
     x = torch.rand(2, 3, 32, 32)
-    soft = torch.tensor([[0.6, 0.4, 0., 0., 0.], [0., 0., 0.25, 0., 0.75]])
+    soft = torch.tensor([[0.6, 0.4, 0.0, 0.0, 0.0], [0.0, 0.0, 0.25, 0.0, 0.75]])
     logp = F.log_softmax(model(x, mode='tensor'), dim=1)
     loss = model(x, _samples([0, 4], soft), mode='loss')['loss']
     torch.testing.assert_close(loss, -(soft * logp).sum(dim=1).mean())
@@ -76,20 +78,24 @@ def test_head_init_scale_multiplies_the_initial_classifier(tiny_backbone):
     assert 0.01 < heads[0].std() < 0.03  # truncated normal, std 0.02
 
 
-@pytest.mark.parametrize('override, match', [(dict(out_norm=True), 'out_norm must be False'),
-                                             (dict(out_indices=(0, 1, 2, 3)), 'last stage only')])
+@pytest.mark.parametrize(
+    'override, match',
+    [(dict(out_norm=True), 'out_norm must be False'), (dict(out_indices=(0, 1, 2, 3)), 'last stage only')],
+)
 def test_backbone_must_return_the_last_stage_without_out_norm(tiny_backbone, override, match):
     with pytest.raises(ValueError, match=match):
         ConvNeXtClassifier({**tiny_backbone, **override}, num_classes=3)
 
 
 def test_preprocessor_num_classes_comes_from_the_model(tiny_backbone):
-    model = ConvNeXtClassifier(tiny_backbone, num_classes=6,
-                               data_preprocessor=dict(type='ClsDataPreprocessor', mixup=dict(mixup_alpha=0.8)))
+    model = ConvNeXtClassifier(
+        tiny_backbone, num_classes=6, data_preprocessor=dict(type='ClsDataPreprocessor', mixup=dict(mixup_alpha=0.8))
+    )
     assert model.data_preprocessor.num_classes == 6 and model.data_preprocessor.mixup.num_classes == 6
     with pytest.raises(ValueError, match='num_classes=6 but data_preprocessor.num_classes=4'):
-        ConvNeXtClassifier(tiny_backbone, num_classes=6, data_preprocessor=dict(type='ClsDataPreprocessor',
-                                                                                num_classes=4))
+        ConvNeXtClassifier(
+            tiny_backbone, num_classes=6, data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=4)
+        )
 
 
 def _randomise_(model, seed):
@@ -98,7 +104,7 @@ def _randomise_(model, seed):
     with torch.no_grad():
         for name, p in model.named_parameters():
             scale = 0.5 if p.dim() == 1 else 0.05
-            p.copy_(torch.randn(p.shape, generator=g) * scale + (1.0 if name.endswith('norm.weight') else 0.))
+            p.copy_(torch.randn(p.shape, generator=g) * scale + (1.0 if name.endswith('norm.weight') else 0.0))
     return model.eval()
 
 

@@ -1,4 +1,5 @@
 """Fine-tuning pieces: the authors' layer-wise lr decay, loading a released classifier, the 21K list file, 384 eval."""
+
 import os.path as osp
 
 import numpy as np
@@ -27,7 +28,7 @@ def authors_layer_id_group(var_name):
 
 def authors_layer_id_single(var_name, depths):
     if var_name.startswith('downsample_layers'):
-        return sum(depths[:int(var_name.split('.')[1])]) + 1
+        return sum(depths[: int(var_name.split('.')[1])]) + 1
     if var_name.startswith('stages'):
         stage_id, block_id = int(var_name.split('.')[1]), int(var_name.split('.')[2])
         return sum(depths[:stage_id]) + block_id + 1
@@ -35,9 +36,15 @@ def authors_layer_id_single(var_name, depths):
 
 
 def _groups(model, paramwise_cfg, lr=1e-3, wd=0.05):
-    wrapper = build_optim_wrapper(model, dict(
-        type='OptimWrapper', optimizer=dict(type='AdamW', lr=lr, weight_decay=wd),
-        constructor='ClsLayerDecayOptimWrapperConstructor', paramwise_cfg=paramwise_cfg))
+    wrapper = build_optim_wrapper(
+        model,
+        dict(
+            type='OptimWrapper',
+            optimizer=dict(type='AdamW', lr=lr, weight_decay=wd),
+            constructor='ClsLayerDecayOptimWrapperConstructor',
+            paramwise_cfg=paramwise_cfg,
+        ),
+    )
     lookup = {}
     for group in wrapper.optimizer.param_groups:
         for name in group['param_names']:
@@ -46,12 +53,16 @@ def _groups(model, paramwise_cfg, lr=1e-3, wd=0.05):
     return lookup
 
 
-@pytest.mark.parametrize('decay_type, depths', [('layer_wise', [3, 3, 9, 3]), ('layer_wise', [3, 3, 27, 3]),
-                                                ('single', [2, 2, 6, 2]), ('single', [3, 3, 9, 3])])
+@pytest.mark.parametrize(
+    'decay_type, depths',
+    [('layer_wise', [3, 3, 9, 3]), ('layer_wise', [3, 3, 27, 3]), ('single', [2, 2, 6, 2]), ('single', [3, 3, 9, 3])],
+)
 def test_layer_decay_is_the_authors(decay_type, depths):
     """lr x decay ** (num_layers + 1 - id) with the authors' ids; no weight decay on 1-D params and biases."""
-    model = ConvNeXtClassifier(dict(type='ConvNeXt', arch=dict(depths=depths, dims=[4, 8, 8, 8], grn=True),
-                                    layer_scale_init_value=1e-6), num_classes=3)
+    model = ConvNeXtClassifier(
+        dict(type='ConvNeXt', arch=dict(depths=depths, dims=[4, 8, 8, 8], grn=True), layer_scale_init_value=1e-6),
+        num_classes=3,
+    )
     rate = 0.8
     cfg = dict(decay_rate=rate, decay_type=decay_type)
     if decay_type == 'layer_wise':
@@ -60,7 +71,7 @@ def test_layer_decay_is_the_authors(decay_type, depths):
     named = dict(model.named_parameters())
     assert sorted(lookup) == sorted(named)
     for name, param in named.items():
-        short = name[len('backbone.'):] if name.startswith('backbone.') else name
+        short = name[len('backbone.') :] if name.startswith('backbone.') else name
         if decay_type == 'layer_wise':
             layer, num_layers = authors_layer_id_group(short), 12
         else:
@@ -68,10 +79,10 @@ def test_layer_decay_is_the_authors(decay_type, depths):
         group = lookup[name]
         assert group['lr'] == pytest.approx(1e-3 * rate ** (num_layers + 1 - layer)), name
         no_decay = param.ndim == 1 or name.endswith('.bias')
-        assert group['weight_decay'] == (0. if no_decay else 0.05), name
+        assert group['weight_decay'] == (0.0 if no_decay else 0.05), name
     assert lookup['head.fc.weight']['lr'] == pytest.approx(1e-3)  # the head trains at the full lr
-    assert lookup['backbone.stages.0.0.grn.weight']['weight_decay'] == 0.  # GRN, gamma: never decayed
-    assert lookup['backbone.stages.0.0.gamma']['weight_decay'] == 0.
+    assert lookup['backbone.stages.0.0.grn.weight']['weight_decay'] == 0.0  # GRN, gamma: never decayed
+    assert lookup['backbone.stages.0.0.gamma']['weight_decay'] == 0.0
 
 
 def test_layer_decay_rejects_unknown_options():
@@ -81,7 +92,7 @@ def test_layer_decay_rejects_unknown_options():
     with pytest.raises(ValueError, match='num_layers'):
         _groups(model, dict(decay_rate=0.8, decay_type='layer_wise'))
     with pytest.raises(ValueError, match='norm_decay_mult'):
-        _groups(model, dict(decay_rate=0.8, decay_type='single', norm_decay_mult=0.))
+        _groups(model, dict(decay_rate=0.8, decay_type='single', norm_decay_mult=0.0))
 
 
 # ---------------------------------------------------------------------------------------------- fine-tuning
@@ -99,8 +110,12 @@ def _timm_classifier_file(tmp_path, num_classes, key='model'):
 
 
 def _classifier(num_classes, path, **finetune):
-    model = ConvNeXtClassifier(dict(type='ConvNeXt', arch=dict(ARCH)), num_classes=num_classes, head_init_scale=0.001,
-                               finetune=dict(checkpoint=path, **finetune))
+    model = ConvNeXtClassifier(
+        dict(type='ConvNeXt', arch=dict(ARCH)),
+        num_classes=num_classes,
+        head_init_scale=0.001,
+        finetune=dict(checkpoint=path, **finetune),
+    )
     model.init_weights()
     return model
 
@@ -139,8 +154,9 @@ def test_finetune_reads_the_ema_of_a_checkpoint(tmp_path):
 
 def test_finetune_from_another_size_is_an_error(tmp_path):
     path, _ = _timm_classifier_file(tmp_path, num_classes=5)
-    model = ConvNeXtClassifier(dict(type='ConvNeXt', arch=dict(depths=[1, 1, 3, 1], dims=ARCH['dims'])), 5,
-                               finetune=dict(checkpoint=path))
+    model = ConvNeXtClassifier(
+        dict(type='ConvNeXt', arch=dict(depths=[1, 1, 3, 1], dims=ARCH['dims'])), 5, finetune=dict(checkpoint=path)
+    )
     with pytest.raises(ValueError, match=r'stages\.2\.2.*does not fit|missing.*stages\.2\.2'):
         model.init_weights()
     with pytest.raises(ValueError, match='finetune'):
@@ -170,8 +186,9 @@ def test_384_evaluation_warps_the_whole_image(tmp_path):
     rng = np.random.default_rng(0)
     img = Image.fromarray(rng.integers(0, 256, (200, 500, 3), dtype=np.uint8))
     img.save(root / 'val' / 'a' / 'x.png')
-    ds = ImageFolderDataset(str(root), 'val', transform=dict(input_size=384, crop_pct=1.0, crop_mode='squash',
-                                                             interpolation='bicubic'))
+    ds = ImageFolderDataset(
+        str(root), 'val', transform=dict(input_size=384, crop_pct=1.0, crop_mode='squash', interpolation='bicubic')
+    )
     out = ds[0]['inputs']
     assert tuple(out.shape) == (3, 384, 384)
     expected = np.asarray(img.resize((384, 384), Image.BICUBIC)).transpose(2, 0, 1)
@@ -181,6 +198,7 @@ def test_384_evaluation_warps_the_whole_image(tmp_path):
 # ------------------------------------------------------------------------------------------- the recipes
 def _shrunk_runner_cfg(name, folder, work_dir):
     from mmengine.config import Config
+
     root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
     cfg = Config.fromfile(osp.join(root, 'configs', 'classification', name))
     cfg.work_dir = work_dir
@@ -204,6 +222,7 @@ def _shrunk_runner_cfg(name, folder, work_dir):
 def test_22k_pretraining_then_finetuning_run_with_the_runner(tiny_folder, tmp_path):
     """convnext_b_in22k.py (list file, no validation, no EMA) feeds convnext_b_in22k_ft_in1k_224.py."""
     from mmengine.runner import Runner
+
     ann = tmp_path / 'train.txt'
     ann.write_text(''.join(f'{c}/{i:06d}.jpg {2 * (c == "square")}\n' for c in ('circle', 'square') for i in range(4)))
     pre = _shrunk_runner_cfg('convnext_b_in22k.py', tiny_folder, str(tmp_path / 'pre'))
@@ -222,4 +241,4 @@ def test_22k_pretraining_then_finetuning_run_with_the_runner(tiny_folder, tmp_pa
     assert model.head.fc.weight.shape[0] == 2
     groups = runner.optim_wrapper.optimizer.param_groups
     assert max(g['lr'] for g in groups) == pytest.approx(ft.optim_wrapper.optimizer.lr)  # head at full lr
-    assert min(g['lr'] for g in groups) == pytest.approx(ft.optim_wrapper.optimizer.lr * 0.8 ** 13)  # stem
+    assert min(g['lr'] for g in groups) == pytest.approx(ft.optim_wrapper.optimizer.lr * 0.8**13)  # stem

@@ -1,4 +1,5 @@
 """ConvNeXt backbone: shapes, options, every size, both registries, FLOPs/params, equality with timm."""
+
 import pytest
 import torch
 from timm_reference import timm_stage_features
@@ -44,7 +45,7 @@ def test_output_shapes_on_odd_sizes(out_indices, hw):
         for _ in range(stage):
             h, w = h // 2, w // 2
         assert tuple(out.shape) == (2, SMALL['dims'][stage], h, w)
-        assert chs == SMALL['dims'][stage] and stride == 4 * 2 ** stage
+        assert chs == SMALL['dims'][stage] and stride == 4 * 2**stage
     assert [f['module'] for f in net.feature_info] == [f'stages.{s}' for s in stages]
 
 
@@ -61,15 +62,16 @@ def test_outputs_are_nchw_contiguous_so_mmcv_roi_align_reads_them_right(out_norm
     classifier stayed at chance (bbox mAP 0.001 on the demo)."""
     from mmcv.ops import roi_align
     from torchvision.ops import roi_align as tv_roi_align
+
     torch.manual_seed(0)
     net = ConvNeXt(dict(depths=[1, 1, 1, 1], dims=[8, 16, 32, 64]), out_norm=out_norm).eval()
-    rois = torch.tensor([[0., 3., 5., 50., 41.], [1., 20., 8., 60., 62.], [1., 0., 0., 63., 63.]])
+    rois = torch.tensor([[0.0, 3.0, 5.0, 50.0, 41.0], [1.0, 20.0, 8.0, 60.0, 62.0], [1.0, 0.0, 0.0, 63.0, 63.0]])
     with torch.no_grad():
         feats = net(torch.randn(2, 3, 64, 64))
     for feat, stride in zip(feats, net.out_strides):
         assert feat.is_contiguous()
-        ours = roi_align(feat, rois, (7, 7), 1. / stride, 2, 'avg', True)
-        torch.testing.assert_close(ours, tv_roi_align(feat, rois, (7, 7), 1. / stride, 2, aligned=True))
+        ours = roi_align(feat, rois, (7, 7), 1.0 / stride, 2, 'avg', True)
+        torch.testing.assert_close(ours, tv_roi_align(feat, rois, (7, 7), 1.0 / stride, 2, aligned=True))
 
 
 def _backward(net, hw=(64, 64)):
@@ -82,8 +84,9 @@ def _backward(net, hw=(64, 64)):
 def test_frozen_stages_get_no_gradient_and_stay_in_eval(frozen_stages):
     net = ConvNeXt(SMALL, frozen_stages=frozen_stages, drop_path_rate=0.5)
     _backward(net)
-    frozen = [net.downsample_layers[i] for i in range(frozen_stages + 1)] + \
-             [net.stages[i] for i in range(frozen_stages)]
+    frozen = [net.downsample_layers[i] for i in range(frozen_stages + 1)] + [
+        net.stages[i] for i in range(frozen_stages)
+    ]
     for module in frozen:
         assert not module.training
         assert all(not p.requires_grad and p.grad is None for p in module.parameters())
@@ -141,8 +144,10 @@ def test_every_size_builds_with_the_published_widths(arch):
     assert any('.grn.' in k for k in net.state_dict()) == spec.get('grn', False)
 
 
-@pytest.mark.parametrize('arch,params_m', [('tiny', 28.6), ('small', 50.2), ('base', 88.6), ('large', 197.8),
-                                           ('v2-atto', 3.7), ('v2-tiny', 28.6)])
+@pytest.mark.parametrize(
+    'arch,params_m',
+    [('tiny', 28.6), ('small', 50.2), ('base', 88.6), ('large', 197.8), ('v2-atto', 3.7), ('v2-tiny', 28.6)],
+)
 def test_classifier_parameter_counts_match_the_papers(arch, params_m):
     """Backbone body + final norm + 1000-way head, as the papers count them."""
     with torch.device('meta'):
@@ -155,6 +160,7 @@ def test_classifier_parameter_counts_match_the_papers(arch, params_m):
 def test_flops_of_tiny_match_the_paper():
     """4.5 GFLOPs at 224 (multiply-adds, as the paper counts), measured with mmengine's analyzer."""
     from mmengine.analysis import FlopAnalyzer
+
     net = ConvNeXt('tiny', out_indices=(3,), out_norm=False).eval()
     flops = FlopAnalyzer(net, torch.zeros(1, 3, 224, 224)).unsupported_ops_warnings(False).total()
     head = 768 * 1000  # the classifier's fc, not part of the backbone
@@ -181,25 +187,31 @@ def test_config_with_custom_imports_builds_under_both_scopes(tmp_path):
 
     for scope in ('mmdet', 'mmseg'):
         path = tmp_path / f'{scope}.py'
-        path.write_text(f"default_scope = '{scope}'\ncustom_imports = dict(imports=['convnext_dense'])\n"
-                        f"model = dict(type='ConvNeXt', arch='v2-atto', out_indices=(3,))\n")
+        path.write_text(
+            f"default_scope = '{scope}'\ncustom_imports = dict(imports=['convnext_dense'])\n"
+            f"model = dict(type='ConvNeXt', arch='v2-atto', out_indices=(3,))\n"
+        )
         cfg = Config.fromfile(str(path))
         models = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
         from mmengine.registry import init_default_scope
+
         init_default_scope(scope)
         assert models.build(cfg.model).out_channels == (320,)
 
 
-@pytest.mark.parametrize('kwargs,match', [
-    (dict(arch='huge'), r"unknown arch 'huge'; choose one of \[.*'tiny'"),
-    (dict(arch=dict(depths=[1, 1])), "needs the keys 'depths' and 'dims'"),
-    (dict(arch=dict(depths=[1, 1], dims=[8])), 'must be positive and of equal length'),
-    (dict(out_indices=(0, 4)), r'holds 4; each index must be an int in \[-4, 3\]'),
-    (dict(out_indices=(1, 1)), 'distinct stages'),
-    (dict(frozen_stages=5), 'frozen_stages=5 is out of range'),
-    (dict(drop_path_rate=1.0), r'drop_path_rate=1.0 must be in \[0, 1\)'),
-    (dict(init_cfg=dict(type='Kaiming')), "use dict\\(type='Pretrained'"),
-])
+@pytest.mark.parametrize(
+    'kwargs,match',
+    [
+        (dict(arch='huge'), r"unknown arch 'huge'; choose one of \[.*'tiny'"),
+        (dict(arch=dict(depths=[1, 1])), "needs the keys 'depths' and 'dims'"),
+        (dict(arch=dict(depths=[1, 1], dims=[8])), 'must be positive and of equal length'),
+        (dict(out_indices=(0, 4)), r'holds 4; each index must be an int in \[-4, 3\]'),
+        (dict(out_indices=(1, 1)), 'distinct stages'),
+        (dict(frozen_stages=5), 'frozen_stages=5 is out of range'),
+        (dict(drop_path_rate=1.0), r'drop_path_rate=1.0 must be in \[0, 1\)'),
+        (dict(init_cfg=dict(type='Kaiming')), "use dict\\(type='Pretrained'"),
+    ],
+)
 def test_bad_arguments_name_the_value_and_the_choices(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ConvNeXt(**{'arch': SMALL, **kwargs}).init_weights()

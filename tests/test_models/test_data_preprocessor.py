@@ -1,4 +1,5 @@
 """ClsDataPreprocessor: normalisation always; random erasing and Mixup/CutMix only in training."""
+
 import pytest
 import torch
 from mmengine.structures import BaseDataElement
@@ -13,7 +14,7 @@ def _batch(n=4, labels=None, size=16, seed=0):
     g = torch.Generator().manual_seed(seed)
     images = [torch.randint(0, 256, (3, size, size), generator=g, dtype=torch.uint8) for _ in range(n)]
     samples = []
-    for label in (labels or range(n)):
+    for label in labels or range(n):
         s = BaseDataElement()
         s.gt_label = torch.tensor(label)
         samples.append(s)
@@ -21,9 +22,12 @@ def _batch(n=4, labels=None, size=16, seed=0):
 
 
 def _recipe(**kw):
-    return ClsDataPreprocessor(num_classes=5, random_erasing=dict(probability=1.0, mode='pixel', max_count=1),
-                               mixup=dict(mixup_alpha=0.8, cutmix_alpha=1.0, prob=1.0, switch_prob=0.5, mode='batch',
-                                          label_smoothing=0.1), **kw)
+    return ClsDataPreprocessor(
+        num_classes=5,
+        random_erasing=dict(probability=1.0, mode='pixel', max_count=1),
+        mixup=dict(mixup_alpha=0.8, cutmix_alpha=1.0, prob=1.0, switch_prob=0.5, mode='batch', label_smoothing=0.1),
+        **kw,
+    )
 
 
 def test_eval_only_normalises():
@@ -62,7 +66,7 @@ def test_random_erasing_alone_writes_noise_into_a_box():
     for mask in changed:
         assert 0 < mask.float().mean() < 0.5  # one box of 2%..33% of the image
         ys, xs = mask.nonzero(as_tuple=True)
-        box = mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+        box = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
         assert box.float().mean() > 0.9  # a rectangle (a few noise values may equal the image)
     assert all('gt_score' not in s for s in data['data_samples'])
 

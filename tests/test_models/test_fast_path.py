@@ -1,5 +1,6 @@
 """ConvNeXt's fast modes give the default's outputs: channels-last, oneDNN kernels, fuse()/deploy,
 torch.compile (no graph breaks), bf16/fp16 with float32 normalisations, activation checkpointing modes."""
+
 import math
 
 import pytest
@@ -86,9 +87,14 @@ def test_fuse_equals_unfused_and_drops_the_folded_parameters(arch):
     names = set(net.state_dict())
     fused = twin(net).fuse()
     assert rel_err(run(fused, X), ref) < RTOL
-    folded = {k for k in names if k.endswith('.gamma') or k.endswith('.grn.bias') or
-              (k.startswith('stages.') and '.norm.' in k) or
-              (k.startswith('downsample_layers.') and not k.startswith('downsample_layers.0.') and '.0.' in k)}
+    folded = {
+        k
+        for k in names
+        if k.endswith('.gamma')
+        or k.endswith('.grn.bias')
+        or (k.startswith('stages.') and '.norm.' in k)
+        or (k.startswith('downsample_layers.') and not k.startswith('downsample_layers.0.') and '.0.' in k)
+    }
     assert folded and set(fused.state_dict()) == names - folded  # everything else keeps its name
     # train-mode forward with gradients (no oneDNN path) agrees too
     assert rel_err(fused.train()(X), net.train()(X)) < RTOL
@@ -153,7 +159,7 @@ def test_norms_compute_in_fp32_so_fp16_activations_do_not_overflow():
     """The authors' channels-first LayerNorm ((x - u)^2 in the input dtype) and a fp16 sum of squares
     overflow for activations of a few hundred; ours give the fp32 result."""
     x = torch.randn(2, 5, 7, 64) * 3000
-    x[..., 0] = 60000.
+    x[..., 0] = 60000.0
     ln = LayerNorm(64, eps=1e-6)
     half = ln(x.half())
     assert half.dtype == torch.float16 and torch.isfinite(half).all()
@@ -163,7 +169,7 @@ def test_norms_compute_in_fp32_so_fp16_activations_do_not_overflow():
     with torch.no_grad():
         grn.weight.fill_(0.1), grn.bias.fill_(0.1)
     x = torch.randn(2, 8, 8, 64) * 1000
-    x[..., 0] = 10000.
+    x[..., 0] = 10000.0
     assert torch.isinf(x.half().norm(p=2, dim=(1, 2))).any(), 'the fp16 norm overflows'
     assert grn(x).abs().max() < torch.finfo(torch.float16).max, 'the fp32 result fits fp16'
     out = grn(x.half())
@@ -217,7 +223,14 @@ def test_parameter_names_are_the_released_ones_in_every_mode():
     expected = set(ConvNeXt(V1, channels_last=False, onednn=False).state_dict())
     for kwargs in (dict(), dict(with_cp='stage'), dict(compile=True), dict(contiguous_outputs=False)):
         assert set(ConvNeXt(V1, **kwargs).state_dict()) == expected
-    assert {'stages.3.0.dwconv.weight', 'stages.3.0.pwconv2.weight', 'stages.3.0.gamma', 'norm3.weight',
-            'downsample_layers.3.1.weight'} <= expected
-    assert math.isclose(sum(p.numel() for p in ConvNeXt(V1).parameters()),
-                        sum(p.numel() for p in ConvNeXt(V1, channels_last=False).parameters()))
+    assert {
+        'stages.3.0.dwconv.weight',
+        'stages.3.0.pwconv2.weight',
+        'stages.3.0.gamma',
+        'norm3.weight',
+        'downsample_layers.3.1.weight',
+    } <= expected
+    assert math.isclose(
+        sum(p.numel() for p in ConvNeXt(V1).parameters()),
+        sum(p.numel() for p in ConvNeXt(V1, channels_last=False).parameters()),
+    )

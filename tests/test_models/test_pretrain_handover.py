@@ -7,6 +7,7 @@ EMA copy with other random values, and is saved the way the Runner's CheckpointH
 demo config that starts from the classification demo is built with its ``init_cfg`` pointed at that
 file, with ``use_ema`` False and True, and initialised as mmdet initialises a detector.
 """
+
 import os.path as osp
 
 import pytest
@@ -48,7 +49,7 @@ def checkpoint(tmp_path_factory):
     path = str(tmp_path_factory.mktemp('handover') / 'epoch_24.pth')
     save_checkpoint(ckpt, path)
     raw = {k: v.clone() for k, v in classifier.state_dict().items()}
-    ema = {k[len('module.'):]: v.clone() for k, v in hook.ema_model.state_dict().items() if k.startswith('module.')}
+    ema = {k[len('module.') :]: v.clone() for k, v in hook.ema_model.state_dict().items() if k.startswith('module.')}
     return dict(path=path, raw=raw, ema=ema, saved=torch.load(path, map_location='cpu', weights_only=False))
 
 
@@ -65,6 +66,7 @@ def test_saved_file_is_what_the_checkpoint_hook_writes(checkpoint):
 def test_every_backbone_tensor_reaches_the_detector(checkpoint, use_ema):
     init_default_scope('mmdet')
     from mmdet.registry import MODELS
+
     cfg = Config.fromfile(DET_DEMO)
     assert cfg.model.backbone.init_cfg.type == 'Pretrained'
     cfg.model.backbone.init_cfg.update(checkpoint=checkpoint['path'], use_ema=use_ema)
@@ -73,7 +75,7 @@ def test_every_backbone_tensor_reaches_the_detector(checkpoint, use_ema):
     source = checkpoint['ema' if use_ema else 'raw']
     backbone = detector.backbone.state_dict()
     body = [k for k in backbone if k not in OUT_NORMS]
-    expected_body = sorted(k[len('backbone.'):] for k in source if k.startswith('backbone.'))
+    expected_body = sorted(k[len('backbone.') :] for k in source if k.startswith('backbone.'))
     assert sorted(body) == expected_body  # the classifier's backbone has exactly the detector's body keys
     for key in body:
         assert torch.equal(backbone[key], source['backbone.' + key]), key

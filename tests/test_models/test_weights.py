@@ -4,6 +4,7 @@ A small HTTP server on 127.0.0.1 serves a randomised ConvNeXt of a tiny custom a
 layout (``{'model': state_dict}``, made from timm's model by ``timm_reference.fb_state_dict``).
 ``TORCH_HOME`` points at a temporary folder, so the user's cache is never touched.
 """
+
 import glob
 import hashlib
 import http.server
@@ -35,6 +36,7 @@ OPTION = '--cfg-options model.backbone.init_cfg.checkpoint=/path/to/'
 class _Handler(http.server.BaseHTTPRequestHandler):
     """Serves ``files``; ``mode`` 'ok', 'long_header' (Content-Length larger than the body) or
     'close_mid' (half the body, then the connection closes). HTTP/1.0: one request per connection."""
+
     files = {}
     mode = 'ok'
     requests = []
@@ -49,7 +51,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header('Content-Type', 'application/octet-stream')
         self.send_header('Content-Length', str(len(body) + (1000 if self.mode == 'long_header' else 0)))
         self.end_headers()
-        self.wfile.write(body[:len(body) // 2] if self.mode == 'close_mid' else body)
+        self.wfile.write(body[: len(body) // 2] if self.mode == 'close_mid' else body)
 
     def log_message(self, *args):
         pass
@@ -69,8 +71,11 @@ def fb_checkpoint():
 def server(fb_checkpoint, monkeypatch):
     monkeypatch.setenv('no_proxy', '127.0.0.1,localhost')
     monkeypatch.setenv('NO_PROXY', '127.0.0.1,localhost')
-    handler = type('Handler', (_Handler,), dict(files={'/convnext/convnext_custom_1k_224.pth': fb_checkpoint[0]},
-                                                mode='ok', requests=[]))
+    handler = type(
+        'Handler',
+        (_Handler,),
+        dict(files={'/convnext/convnext_custom_1k_224.pth': fb_checkpoint[0]}, mode='ok', requests=[]),
+    )
     httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -88,8 +93,15 @@ def torch_home(tmp_path, monkeypatch):
 
 def _build(url):
     """A backbone built from a config dict, weights loaded as mmdet/mmseg do (``init_weights``)."""
-    net = MODELS.build(dict(type='ConvNeXt', arch=dict(TINY), layer_scale_init_value=1.0, out_norm=False,
-                            init_cfg=dict(type='Pretrained', checkpoint=url)))
+    net = MODELS.build(
+        dict(
+            type='ConvNeXt',
+            arch=dict(TINY),
+            layer_scale_init_value=1.0,
+            out_norm=False,
+            init_cfg=dict(type='Pretrained', checkpoint=url),
+        )
+    )
     net.init_weights()
     return net
 
@@ -255,8 +267,9 @@ def test_tool_lists_the_table(monkeypatch, capsys):
 def test_tool_downloads_what_a_config_needs(server, torch_home, tmp_path, monkeypatch, capsys, fb_checkpoint):
     url = server.base + '/convnext/convnext_custom_1k_224.pth'
     config = tmp_path / 'cfg.py'
-    config.write_text(f"model = dict(backbone=dict(type='ConvNeXt', init_cfg=dict(type='Pretrained', "
-                      f"checkpoint='{url}')))\n")
+    config.write_text(
+        f"model = dict(backbone=dict(type='ConvNeXt', init_cfg=dict(type='Pretrained', " f"checkpoint='{url}')))\n"
+    )
     code, out = _tool(monkeypatch, capsys, str(config))
     assert code == 0 and server.requests == ['/convnext/convnext_custom_1k_224.pth']
     assert (torch_home / 'convnext_custom_1k_224.pth').read_bytes() == fb_checkpoint[0]
@@ -272,8 +285,16 @@ def test_tool_rejects_an_unknown_name(monkeypatch, capsys):
 
 
 def test_config_checkpoints_gives_the_option_key_of_each_url():
-    cfg = Config(dict(model=dict(backbone=dict(init_cfg=dict(type='Pretrained', checkpoint='https://h/a.pth')),
-                                 finetune=dict(checkpoint='http://h/b.pth'),
-                                 neck=dict(init_cfg=dict(checkpoint='local.pth')))))
-    assert W.config_checkpoints(cfg) == [('model.backbone.init_cfg.checkpoint', 'https://h/a.pth'),
-                                         ('model.finetune.checkpoint', 'http://h/b.pth')]
+    cfg = Config(
+        dict(
+            model=dict(
+                backbone=dict(init_cfg=dict(type='Pretrained', checkpoint='https://h/a.pth')),
+                finetune=dict(checkpoint='http://h/b.pth'),
+                neck=dict(init_cfg=dict(checkpoint='local.pth')),
+            )
+        )
+    )
+    assert W.config_checkpoints(cfg) == [
+        ('model.backbone.init_cfg.checkpoint', 'https://h/a.pth'),
+        ('model.finetune.checkpoint', 'http://h/b.pth'),
+    ]

@@ -1,4 +1,5 @@
 """Randomised timm references and their weights in the other released layouts (used by the tests and conftest)."""
+
 import re
 
 import torch
@@ -59,5 +60,4 @@ def fb_state_dict(timm_model) -> dict:
 
 def mmpretrain_state_dict(timm_model) -> dict:
     """The timm weights in mmpretrain's classifier layout (GRN as (C,))."""
-    return {fb_to_mmpretrain_key(k): v.reshape(-1) if '.grn.' in k else v
-            for k, v in fb_state_dict(timm_model).items()}
+    return {fb_to_mmpretrain_key(k): v.reshape(-1) if '.grn.' in k else v for k, v in fb_state_dict(timm_model).items()}

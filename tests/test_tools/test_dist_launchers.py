@@ -9,6 +9,7 @@ run, with the same metric; the 2-process checkpoint resumes in one process. The 
 checked with a fake ``srun`` that records its command line, and one run goes through the slurm
 launcher with a fake ``srun`` that starts the tasks as SLURM would.
 """
+
 import glob
 import json
 import os
@@ -27,7 +28,7 @@ TIMEOUT = 600
 ITERS = 4  # training iterations of the 2-process runs (detection, segmentation); classification: 1 epoch
 
 # Each process writes the inputs it trained on and its weights before and after training.
-PROBE = '''
+PROBE = """
 import os.path as osp
 
 import torch
@@ -57,7 +58,7 @@ class DistProbeHook(Hook):
             norms=sorted({type(m).__name__ for m in model.modules() if 'BatchNorm' in type(m).__name__}),
             init=self.init, final=model.state_dict(), inputs=self.inputs),
             osp.join(runner.work_dir, f'probe_ws{runner.world_size}_rank{runner.rank}.pth'))
-'''
+"""
 
 
 def _free_port():
@@ -69,21 +70,26 @@ def _free_port():
 def _env(root, **extra):
     """The environment of a user who has run ``make setup`` and activated nothing."""
     venv_bin = osp.join(REPO, '.venv', 'bin')
-    path = os.pathsep.join(p for p in os.environ.get('PATH', '').split(os.pathsep)
-                           if p and osp.abspath(p) != venv_bin)
+    path = os.pathsep.join(p for p in os.environ.get('PATH', '').split(os.pathsep) if p and osp.abspath(p) != venv_bin)
     env = {k: v for k, v in os.environ.items() if k not in ('PYTHON', 'VIRTUAL_ENV', 'PYTHONPATH')}
     # one thread per process: 2 processes on 2 cores, and the 1-process runs compute bit for bit the same
-    env.update(PATH=path, PYTHONPATH=str(root), OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
-               MASTER_ADDR='127.0.0.1', PORT=str(_free_port()))
+    env.update(
+        PATH=path,
+        PYTHONPATH=str(root),
+        OMP_NUM_THREADS='1',
+        MKL_NUM_THREADS='1',
+        MASTER_ADDR='127.0.0.1',
+        PORT=str(_free_port()),
+    )
     env.update(extra)
     return env
 
 
 def _run(cmd, root, **extra):
-    result = subprocess.run(cmd, cwd=root, env=_env(root, **extra), capture_output=True, text=True,
-                            timeout=TIMEOUT)
-    assert result.returncode == 0, f'{cmd} failed ({result.returncode}):\n{result.stdout[-3000:]}\n' \
-                                   f'{result.stderr[-6000:]}'
+    result = subprocess.run(cmd, cwd=root, env=_env(root, **extra), capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode == 0, (
+        f'{cmd} failed ({result.returncode}):\n{result.stdout[-3000:]}\n' f'{result.stderr[-6000:]}'
+    )
     return result
 
 
@@ -107,8 +113,10 @@ def _last_metrics(work_dir):
 
 # ----------------------------------------------------------------------------- the three demos, made tiny
 
+
 def _detection(root):
     from convnext_dense.datasets.synthetic.coco import generate_coco
+
     generate_coco(str(root / 'data' / 'synthetic_coco'), num_train=8, num_val=5, image_size=96, seed=0)
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'detection', 'demo', 'cascade_convnext_demo.py'))
     cfg.train_dataloader.batch_size = 2
@@ -120,6 +128,7 @@ def _detection(root):
 
 def _segmentation(root):
     from convnext_dense.datasets.synthetic.ade import generate_ade
+
     generate_ade(str(root / 'data' / 'synthetic_ade'), num_train=8, num_val=5, image_size=64, seed=0)
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'segmentation', 'demo', 'upernet_convnext_demo.py'))
     cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
@@ -140,8 +149,15 @@ def _segmentation(root):
 
 def _classification(root):
     from convnext_dense.datasets.synthetic import generate_imagefolder
-    generate_imagefolder(str(root / 'data' / 'synthetic_cls'), num_classes=3, num_train_per_class=4,
-                         num_val_per_class=3, image_size=32, seed=0)
+
+    generate_imagefolder(
+        str(root / 'data' / 'synthetic_cls'),
+        num_classes=3,
+        num_train_per_class=4,
+        num_val_per_class=3,
+        image_size=32,
+        seed=0,
+    )
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'classification', 'demo', 'convnext_demo.py'))
     cfg.model.num_classes = 3
     for loader, batch in ((cfg.train_dataloader, 2), (cfg.val_dataloader, 3)):  # Mixup needs even batches
@@ -155,16 +171,35 @@ def _classification(root):
 
 TASKS = {
     # name: (make data + config, schedule options for 2-process training, for the 1-process resume, checkpoint)
-    'detection': (_detection, [f'train_cfg.max_iters={ITERS}', f'train_cfg.val_interval={ITERS}',
-                               f'default_hooks.checkpoint.interval={ITERS}'],
-                  ['train_cfg.max_iters=6', 'train_cfg.val_interval=6', 'default_hooks.checkpoint.interval=6'],
-                  f'iter_{ITERS}.pth', 'iter_6.pth'),
-    'segmentation': (_segmentation, [f'train_cfg.max_iters={ITERS}', f'train_cfg.val_interval={ITERS}',
-                                     f'default_hooks.checkpoint.interval={ITERS}'],
-                     ['train_cfg.max_iters=6', 'train_cfg.val_interval=6', 'default_hooks.checkpoint.interval=6'],
-                     f'iter_{ITERS}.pth', 'iter_6.pth'),
-    'classification': (_classification, ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1'],
-                       ['train_cfg.max_epochs=2', 'train_cfg.val_interval=2'], 'epoch_1.pth', 'epoch_2.pth'),
+    'detection': (
+        _detection,
+        [
+            f'train_cfg.max_iters={ITERS}',
+            f'train_cfg.val_interval={ITERS}',
+            f'default_hooks.checkpoint.interval={ITERS}',
+        ],
+        ['train_cfg.max_iters=6', 'train_cfg.val_interval=6', 'default_hooks.checkpoint.interval=6'],
+        f'iter_{ITERS}.pth',
+        'iter_6.pth',
+    ),
+    'segmentation': (
+        _segmentation,
+        [
+            f'train_cfg.max_iters={ITERS}',
+            f'train_cfg.val_interval={ITERS}',
+            f'default_hooks.checkpoint.interval={ITERS}',
+        ],
+        ['train_cfg.max_iters=6', 'train_cfg.val_interval=6', 'default_hooks.checkpoint.interval=6'],
+        f'iter_{ITERS}.pth',
+        'iter_6.pth',
+    ),
+    'classification': (
+        _classification,
+        ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1'],
+        ['train_cfg.max_epochs=2', 'train_cfg.val_interval=2'],
+        'epoch_1.pth',
+        'epoch_2.pth',
+    ),
 }
 
 
@@ -185,11 +220,30 @@ def _train(name, tmp_path_factory):
     config = str(root / f'{name}_tiny.py')
     cfg.dump(config)
     work = str(root / 'work')
-    train = _run(['bash', osp.join(REPO, 'tools', 'dist_train.sh'), config, '2', '--work-dir', work,
-                  '--cfg-options', *train_opts], root)
-    _CACHE[name] = dict(name=name, root=root, config=config, work=work, num_val=num_val,
-                        log=train.stdout + train.stderr, checkpoint=osp.join(work, ckpt_name),
-                        resume_opts=resume_opts, resumed=osp.join(work, resumed_name))
+    train = _run(
+        [
+            'bash',
+            osp.join(REPO, 'tools', 'dist_train.sh'),
+            config,
+            '2',
+            '--work-dir',
+            work,
+            '--cfg-options',
+            *train_opts,
+        ],
+        root,
+    )
+    _CACHE[name] = dict(
+        name=name,
+        root=root,
+        config=config,
+        work=work,
+        num_val=num_val,
+        log=train.stdout + train.stderr,
+        checkpoint=osp.join(work, ckpt_name),
+        resume_opts=resume_opts,
+        resumed=osp.join(work, resumed_name),
+    )
     return _CACHE[name]
 
 
@@ -214,8 +268,14 @@ def _test(trained, launch):
         _run(['bash', osp.join(REPO, 'tools', 'dist_test.sh'), *args, '2', *opts], root)
     else:
         bin_dir = _fake_slurm(root)
-        _run(['bash', osp.join(REPO, 'tools', 'slurm_test.sh'), 'cpu', 'job', *args, *opts], root,
-             PATH=f'{bin_dir}{os.pathsep}{_env(root)["PATH"]}', GPUS='2', GPUS_PER_NODE='0', TASKS_PER_NODE='2')
+        _run(
+            ['bash', osp.join(REPO, 'tools', 'slurm_test.sh'), 'cpu', 'job', *args, *opts],
+            root,
+            PATH=f'{bin_dir}{os.pathsep}{_env(root)["PATH"]}',
+            GPUS='2',
+            GPUS_PER_NODE='0',
+            TASKS_PER_NODE='2',
+        )
     _CACHE[key] = (_results(out, name), _last_metrics(work))
     return _CACHE[key]
 
@@ -239,8 +299,9 @@ def test_dist_train_ranks_end_with_identical_weights(trained):
     assert sorted(final0) == sorted(final1)
     differ = [k for k in final0 if not torch.equal(final0[k], final1[k])]
     assert not differ, f'ranks diverged in {differ[:10]}'
-    trained_keys = [k for k in final0 if final0[k].is_floating_point() and not torch.equal(final0[k],
-                                                                                          probes[0]['init'][k])]
+    trained_keys = [
+        k for k in final0 if final0[k].is_floating_point() and not torch.equal(final0[k], probes[0]['init'][k])
+    ]
     assert len(trained_keys) > len(final0) // 2  # training changed the weights
     if trained['name'] in ('detection', 'segmentation'):  # their heads use SyncBN
         assert probes[0]['norms'] == ['CPUSyncBatchNorm']
@@ -286,8 +347,19 @@ def test_dist_test_gathers_every_image_and_equals_one_process(trained):
 
 
 def test_two_process_checkpoint_resumes_in_one_process(trained):
-    result = _run([_python(), osp.join(REPO, 'tools', 'train.py'), trained['config'], '--work-dir', trained['work'],
-                   '--resume', '--cfg-options', *trained['resume_opts']], trained['root'])
+    result = _run(
+        [
+            _python(),
+            osp.join(REPO, 'tools', 'train.py'),
+            trained['config'],
+            '--work-dir',
+            trained['work'],
+            '--resume',
+            '--cfg-options',
+            *trained['resume_opts'],
+        ],
+        trained['root'],
+    )
     log = result.stdout + result.stderr
     assert 'resumed' in log.lower() and osp.basename(trained['checkpoint']) in log
     assert osp.isfile(trained['resumed'])
@@ -301,13 +373,15 @@ def test_two_process_checkpoint_resumes_in_one_process(trained):
 
 # ----------------------------------------------------------------------------- SLURM
 
+
 def _fake_bin(tmp_path, record):
     """A fake ``srun`` that records its argv and environment."""
     bin_dir = tmp_path / 'bin'
     bin_dir.mkdir()
     (bin_dir / 'srun').write_text(
         '#!/usr/bin/env python3\nimport json, os, sys\n'
-        f'json.dump(dict(argv=sys.argv[1:], env=dict(os.environ)), open({str(record)!r}, "w"))\n')
+        f'json.dump(dict(argv=sys.argv[1:], env=dict(os.environ)), open({str(record)!r}, "w"))\n'
+    )
     (bin_dir / 'srun').chmod(0o755)
     return bin_dir
 
@@ -350,23 +424,50 @@ def test_slurm_scripts_build_the_srun_command_line(tmp_path, script):
     record = tmp_path / 'srun.json'
     bin_dir = _fake_bin(tmp_path, record)
     fourth = 'work_dirs/x' if script == 'slurm_train.sh' else 'ckpt.pth'
-    env = dict(_env(tmp_path), PATH=f'{bin_dir}{os.pathsep}{os.environ["PATH"]}', GPUS='16', GPUS_PER_NODE='8',
-               CPUS_PER_TASK='4', SRUN_ARGS='--time=10 --quotatype=auto', PORT='29777')
-    subprocess.run(['bash', osp.join(REPO, 'tools', script), 'gpu', 'job', 'cfg.py', fourth, '--cfg-options', 'a=1'],
-                   env=env, check=True, timeout=60)
+    env = dict(
+        _env(tmp_path),
+        PATH=f'{bin_dir}{os.pathsep}{os.environ["PATH"]}',
+        GPUS='16',
+        GPUS_PER_NODE='8',
+        CPUS_PER_TASK='4',
+        SRUN_ARGS='--time=10 --quotatype=auto',
+        PORT='29777',
+    )
+    subprocess.run(
+        ['bash', osp.join(REPO, 'tools', script), 'gpu', 'job', 'cfg.py', fourth, '--cfg-options', 'a=1'],
+        env=env,
+        check=True,
+        timeout=60,
+    )
     got = json.loads(record.read_text())
-    py = osp.join(REPO, '.venv', 'bin', 'python') if osp.exists(osp.join(REPO, '.venv', 'bin', 'python')) \
-        else 'python3'
+    py = osp.join(REPO, '.venv', 'bin', 'python') if osp.exists(osp.join(REPO, '.venv', 'bin', 'python')) else 'python3'
     tool = osp.join(REPO, 'tools', 'train.py' if script == 'slurm_train.sh' else 'test.py')
     tail = ['cfg.py', '--work-dir=work_dirs/x'] if script == 'slurm_train.sh' else ['cfg.py', 'ckpt.pth']
-    assert got['argv'] == ['-p', 'gpu', '--job-name=job', '--ntasks=16', '--cpus-per-task=4', '--kill-on-bad-exit=1',
-                           '--gres=gpu:8', '--ntasks-per-node=8', '--time=10', '--quotatype=auto',
-                           py, '-u', tool, *tail, '--launcher=slurm', '--cfg-options', 'a=1']
+    assert got['argv'] == [
+        '-p',
+        'gpu',
+        '--job-name=job',
+        '--ntasks=16',
+        '--cpus-per-task=4',
+        '--kill-on-bad-exit=1',
+        '--gres=gpu:8',
+        '--ntasks-per-node=8',
+        '--time=10',
+        '--quotatype=auto',
+        py,
+        '-u',
+        tool,
+        *tail,
+        '--launcher=slurm',
+        '--cfg-options',
+        'a=1',
+    ]
     assert got['env']['MASTER_PORT'] == '29777' and got['env']['PYTHONPATH'].split(os.pathsep)[0] == REPO
 
     # CPU-only nodes: no GPUs requested
     env.update(GPUS='2', GPUS_PER_NODE='0', TASKS_PER_NODE='2', SRUN_ARGS='')
-    subprocess.run(['bash', osp.join(REPO, 'tools', script), 'cpu', 'job', 'cfg.py', fourth], env=env, check=True,
-                   timeout=60)
+    subprocess.run(
+        ['bash', osp.join(REPO, 'tools', script), 'cpu', 'job', 'cfg.py', fourth], env=env, check=True, timeout=60
+    )
     argv = json.loads(record.read_text())['argv']
     assert '--ntasks=2' in argv and '--ntasks-per-node=2' in argv and not any(a.startswith('--gres') for a in argv)

@@ -14,6 +14,7 @@
 # model.backbone.init_cfg=None.
 _base_ = './cascade_convnext_demo.py'
 
-model = dict(backbone=dict(
-    init_cfg=dict(_delete_=True, type='Pretrained', checkpoint='work_dirs/demo_cls/epoch_24.pth')))
+model = dict(
+    backbone=dict(init_cfg=dict(_delete_=True, type='Pretrained', checkpoint='work_dirs/demo_cls/epoch_24.pth'))
+)
 optim_wrapper = dict(paramwise_cfg=dict(decay_rate=0.7, decay_type='layer_wise', num_layers=4))

@@ -11,7 +11,10 @@
 # model.backbone.init_cfg=None.
 _base_ = './upernet_convnext_demo.py'
 
-model = dict(backbone=dict(
-    arch=dict(_delete_=True, depths=[1, 1, 3, 1], dims=[32, 64, 128, 256]),
-    init_cfg=dict(_delete_=True, type='Pretrained', checkpoint='work_dirs/demo_cls/epoch_24.pth')))
+model = dict(
+    backbone=dict(
+        arch=dict(_delete_=True, depths=[1, 1, 3, 1], dims=[32, 64, 128, 256]),
+        init_cfg=dict(_delete_=True, type='Pretrained', checkpoint='work_dirs/demo_cls/epoch_24.pth'),
+    )
+)
 optim_wrapper = dict(paramwise_cfg=dict(decay_rate=0.7, decay_type='layer_wise', num_layers=4))

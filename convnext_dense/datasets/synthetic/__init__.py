@@ -8,6 +8,7 @@
 The shapes, colour families, fills, backgrounds and textures of all three sets are drawn by one
 module, :mod:`.draw`. ``python tools/make_demo_data.py {coco,ade,cls}`` writes each set.
 """
+
 from .ade import generate_ade
 from .coco import generate_coco
 from .draw import SHAPES, TEXTURES

@@ -31,6 +31,7 @@ Example:
     >>> info['classes']
     ('ground', 'stripes', 'checker', 'dots', 'speckle')
 """
+
 import os
 import os.path as osp
 from typing import Dict, List, Sequence, Tuple, Union
@@ -44,7 +45,12 @@ from .draw import TEXTURES, polygon_mask, texture
 # textures of draw.texture, which the classification demo's texture classes draw too.
 CLASSES: Tuple[str, ...] = TEXTURES
 PALETTE: Tuple[Tuple[int, int, int], ...] = (
-    (120, 120, 70), (230, 60, 60), (60, 140, 240), (250, 200, 20), (150, 70, 230))
+    (120, 120, 70),
+    (230, 60, 60),
+    (60, 140, 240),
+    (250, 200, 20),
+    (150, 70, 230),
+)
 SHAPES: Tuple[str, ...] = ('ellipse', 'rectangle', 'triangle', 'polygon', 'blob')
 SPLITS = {'train': ('training', 'ADE_train'), 'val': ('validation', 'ADE_val')}
 
@@ -73,16 +79,18 @@ def _shape_mask(rng: np.random.Generator, h: int, w: int, radius: float) -> np.n
         aspect = 1.0
     else:  # blob: a smooth random radial profile
         theta = np.linspace(0, 2 * np.pi, 64, endpoint=False)
-        radii = radius * (1 + sum(rng.uniform(-0.25, 0.25) * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
-                                  for k in (2, 3, 4)))
+        radii = radius * (
+            1 + sum(rng.uniform(-0.25, 0.25) * np.cos(k * theta + rng.uniform(0, 2 * np.pi)) for k in (2, 3, 4))
+        )
         aspect = 1.0
     x, y = np.cos(theta) * radii, np.sin(theta) * radii * aspect
     pts = np.stack([np.cos(angle) * x - np.sin(angle) * y, np.sin(angle) * x + np.cos(angle) * y], 1) + center
     return polygon_mask(pts, h, w)
 
 
-def render_sample(rng: np.random.Generator, h: int, w: int, max_objects: int = 4,
-                  other_prob: float = 0.3) -> Tuple[np.ndarray, np.ndarray]:
+def render_sample(
+    rng: np.random.Generator, h: int, w: int, max_objects: int = 4, other_prob: float = 0.3
+) -> Tuple[np.ndarray, np.ndarray]:
     """One image (uint8 HxWx3, RGB) and its label map (uint8 HxW, values 0..len(CLASSES)).
 
     Args:
@@ -93,8 +101,10 @@ def render_sample(rng: np.random.Generator, h: int, w: int, max_objects: int = 4
     """
     img = texture(rng, 'ground', h, w)
     label = np.ones((h, w), np.uint8)  # 'ground'
-    layers = [(int(rng.integers(1, len(CLASSES))), rng.uniform(0.15, 0.4))
-              for _ in range(int(rng.integers(1, max_objects + 1)))]
+    layers = [
+        (int(rng.integers(1, len(CLASSES))), rng.uniform(0.15, 0.4))
+        for _ in range(int(rng.integers(1, max_objects + 1)))
+    ]
     if rng.random() < other_prob:
         layers.insert(int(rng.integers(len(layers) + 1)), (0, rng.uniform(0.08, 0.18)))
     for class_idx, rel_radius in layers:
@@ -110,8 +120,9 @@ def _sample_size(rng: np.random.Generator, size_hw: Tuple[int, int]) -> Tuple[in
     return tuple(max(32, int(round(s * rng.uniform(0.8, 1.25)))) for s in size_hw)
 
 
-def _write_split(out_dir: str, split: str, num_images: int, rng: np.random.Generator,
-                 size_hw: Tuple[int, int], **render_kwargs) -> dict:
+def _write_split(
+    out_dir: str, split: str, num_images: int, rng: np.random.Generator, size_hw: Tuple[int, int], **render_kwargs
+) -> dict:
     folder, prefix = SPLITS[split]
     img_dir = osp.join(out_dir, 'images', folder)
     ann_dir = osp.join(out_dir, 'annotations', folder)
@@ -125,17 +136,23 @@ def _write_split(out_dir: str, split: str, num_images: int, rng: np.random.Gener
         cv2.imwrite(osp.join(img_dir, stem + '.jpg'), img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
         cv2.imwrite(osp.join(ann_dir, stem + '.png'), label)
         pixels += np.bincount(label.ravel(), minlength=len(CLASSES) + 1)
-    return dict(img_dir=img_dir, ann_dir=ann_dir, images=num_images,
-                pixels={name: int(n) for name, n in zip(('other',) + CLASSES, pixels)})
+    return dict(
+        img_dir=img_dir,
+        ann_dir=ann_dir,
+        images=num_images,
+        pixels={name: int(n) for name, n in zip(('other',) + CLASSES, pixels)},
+    )
 
 
-def generate_ade(out_dir: str,
-                 num_train: int = 400,
-                 num_val: int = 100,
-                 image_size: Union[int, Sequence[int]] = 128,
-                 seed: int = 0,
-                 max_objects: int = 4,
-                 other_prob: float = 0.3) -> Dict[str, object]:
+def generate_ade(
+    out_dir: str,
+    num_train: int = 400,
+    num_val: int = 100,
+    image_size: Union[int, Sequence[int]] = 128,
+    seed: int = 0,
+    max_objects: int = 4,
+    other_prob: float = 0.3,
+) -> Dict[str, object]:
     """Write the synthetic texture dataset in ADE20K's layout under ``out_dir``.
 
     Args:
@@ -168,9 +185,13 @@ def generate_ade(out_dir: str,
     # Independent streams per split: val is never a copy or prefix of train, whatever the counts.
     train_rng, val_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     render = dict(max_objects=max_objects, other_prob=other_prob)
-    return dict(out_dir=out_dir, classes=CLASSES, palette=PALETTE,
-                train=_write_split(out_dir, 'train', num_train, train_rng, size_hw, **render),
-                val=_write_split(out_dir, 'val', num_val, val_rng, size_hw, **render))
+    return dict(
+        out_dir=out_dir,
+        classes=CLASSES,
+        palette=PALETTE,
+        train=_write_split(out_dir, 'train', num_train, train_rng, size_hw, **render),
+        val=_write_split(out_dir, 'val', num_val, val_rng, size_hw, **render),
+    )
 
 
 def split_files(out_dir: str, split: str) -> List[Tuple[str, str]]:

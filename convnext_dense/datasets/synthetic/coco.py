@@ -26,6 +26,7 @@ Example:
     >>> info['classes']
     ('circle', 'square', 'triangle', 'star', 'hexagon')
 """
+
 import json
 import os
 import os.path as osp
@@ -53,8 +54,15 @@ def _polygons_from_mask(mask: np.ndarray) -> List[List[float]]:
     return polys
 
 
-def _render_image(rng: np.random.Generator, h: int, w: int, max_objects: int, empty_prob: float,
-                  size_range: Tuple[float, float], max_occlusion: float) -> Tuple[np.ndarray, List[dict]]:
+def _render_image(
+    rng: np.random.Generator,
+    h: int,
+    w: int,
+    max_objects: int,
+    empty_prob: float,
+    size_range: Tuple[float, float],
+    max_occlusion: float,
+) -> Tuple[np.ndarray, List[dict]]:
     """One image (uint8 BGR) and its objects: dict(category_id, segmentation)."""
     img = background(rng, h, w)
     num = 0 if rng.random() < empty_prob else int(rng.integers(1, max_objects + 1))
@@ -64,8 +72,7 @@ def _render_image(rng: np.random.Generator, h: int, w: int, max_objects: int, em
             name_idx = int(rng.integers(len(CLASSES)))
             radius = rng.uniform(*size_range) * min(h, w) / 2
             center = rng.uniform([radius * 0.6, radius * 0.6], [w - radius * 0.6, h - radius * 0.6])
-            mask = shape_mask(CLASSES[name_idx], h, w, center, radius, rng.uniform(0, 2 * np.pi),
-                              rng.uniform(0.6, 1.0))
+            mask = shape_mask(CLASSES[name_idx], h, w, center, radius, rng.uniform(0, 2 * np.pi), rng.uniform(0.6, 1.0))
             if mask.sum() < 16:
                 continue
             # Overlaps are allowed, but a new shape may hide at most `max_occlusion` of an earlier one.
@@ -80,7 +87,7 @@ def _render_image(rng: np.random.Generator, h: int, w: int, max_objects: int, em
     objects = []
     for i, (mask, label) in enumerate(zip(masks, labels)):
         visible = mask.copy()
-        for later in masks[i + 1:]:
+        for later in masks[i + 1 :]:
             visible[later.astype(bool)] = 0
         polys = _polygons_from_mask(visible)
         if polys:
@@ -89,8 +96,9 @@ def _render_image(rng: np.random.Generator, h: int, w: int, max_objects: int, em
     return img[..., ::-1].copy(), objects  # RGB -> BGR for cv2.imwrite
 
 
-def _split(out_dir: str, split: str, num_images: int, rng: np.random.Generator, size_hw: Tuple[int, int],
-           **render_kwargs) -> dict:
+def _split(
+    out_dir: str, split: str, num_images: int, rng: np.random.Generator, size_hw: Tuple[int, int], **render_kwargs
+) -> dict:
     os.makedirs(osp.join(out_dir, split), exist_ok=True)
     h, w = size_hw
     images, annotations = [], []
@@ -101,33 +109,48 @@ def _split(out_dir: str, split: str, num_images: int, rng: np.random.Generator, 
         images.append(dict(id=image_id, file_name=file_name, height=h, width=w))
         for obj in objects:
             rle = mask_utils.merge(mask_utils.frPyObjects(obj['segmentation'], h, w))
-            annotations.append(dict(
-                id=len(annotations) + 1, image_id=image_id, category_id=obj['category_id'],
-                segmentation=obj['segmentation'], area=float(mask_utils.area(rle)),
-                bbox=[float(v) for v in mask_utils.toBbox(rle)], iscrowd=0))
+            annotations.append(
+                dict(
+                    id=len(annotations) + 1,
+                    image_id=image_id,
+                    category_id=obj['category_id'],
+                    segmentation=obj['segmentation'],
+                    area=float(mask_utils.area(rle)),
+                    bbox=[float(v) for v in mask_utils.toBbox(rle)],
+                    iscrowd=0,
+                )
+            )
     coco = dict(
         info=dict(description=f'convnext_dense synthetic shapes, {split} split', version='1.0'),
         licenses=[],
         images=images,
         annotations=annotations,
-        categories=[dict(id=i + 1, name=name, supercategory='shape') for i, name in enumerate(CLASSES)])
+        categories=[dict(id=i + 1, name=name, supercategory='shape') for i, name in enumerate(CLASSES)],
+    )
     ann_file = osp.join(out_dir, 'annotations', f'instances_{split}.json')
     with open(ann_file, 'w') as f:
         json.dump(coco, f)
     with_objects = {a['image_id'] for a in annotations}
-    return dict(ann_file=ann_file, img_dir=osp.join(out_dir, split), images=len(images),
-                annotations=len(annotations), empty_images=len(images) - len(with_objects))
+    return dict(
+        ann_file=ann_file,
+        img_dir=osp.join(out_dir, split),
+        images=len(images),
+        annotations=len(annotations),
+        empty_images=len(images) - len(with_objects),
+    )
 
 
-def generate_coco(out_dir: str,
-                  num_train: int = 600,
-                  num_val: int = 120,
-                  image_size: Union[int, Sequence[int]] = 128,
-                  seed: int = 0,
-                  max_objects: int = 4,
-                  empty_prob: float = 0.08,
-                  size_range: Tuple[float, float] = (0.2, 0.6),
-                  max_occlusion: float = 0.3) -> Dict[str, object]:
+def generate_coco(
+    out_dir: str,
+    num_train: int = 600,
+    num_val: int = 120,
+    image_size: Union[int, Sequence[int]] = 128,
+    seed: int = 0,
+    max_objects: int = 4,
+    empty_prob: float = 0.08,
+    size_range: Tuple[float, float] = (0.2, 0.6),
+    max_occlusion: float = 0.3,
+) -> Dict[str, object]:
     """Write the synthetic shapes dataset in COCO format under ``out_dir``.
 
     Args:
@@ -159,9 +182,12 @@ def generate_coco(out_dir: str,
     os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
     # Independent streams per split: val is never a copy or prefix of train, whatever the counts.
     train_rng, val_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
-    render = dict(max_objects=max_objects, empty_prob=empty_prob, size_range=tuple(size_range),
-                  max_occlusion=max_occlusion)
-    return dict(out_dir=out_dir, classes=CLASSES,
-                train=_split(out_dir, 'train', num_train, train_rng, size_hw, **render),
-                val=_split(out_dir, 'val', num_val, val_rng, size_hw, **render))
-
+    render = dict(
+        max_objects=max_objects, empty_prob=empty_prob, size_range=tuple(size_range), max_occlusion=max_occlusion
+    )
+    return dict(
+        out_dir=out_dir,
+        classes=CLASSES,
+        train=_split(out_dir, 'train', num_train, train_rng, size_hw, **render),
+        val=_split(out_dir, 'val', num_val, val_rng, size_hw, **render),
+    )

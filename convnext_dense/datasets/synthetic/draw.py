@@ -16,6 +16,7 @@ Example:
     >>> mask.shape, mask.dtype, int(mask.sum()) > 150
     ((32, 32), dtype('uint8'), True)
 """
+
 from typing import Dict, Optional, Tuple
 
 import cv2
@@ -26,13 +27,21 @@ import numpy as np
 SHAPES: Tuple[str, ...] = ('circle', 'square', 'triangle', 'star', 'hexagon', 'cross', 'ring', 'crescent')
 # Hue (degrees) of each kind's colour family: the five detection classes 72 degrees apart, the other
 # three between them.
-HUES: Dict[str, float] = {'circle': 0., 'square': 216., 'triangle': 72., 'star': 288., 'hexagon': 144.,
-                          'cross': 36., 'ring': 180., 'crescent': 252.}
+HUES: Dict[str, float] = {
+    'circle': 0.0,
+    'square': 216.0,
+    'triangle': 72.0,
+    'star': 288.0,
+    'hexagon': 144.0,
+    'cross': 36.0,
+    'ring': 180.0,
+    'crescent': 252.0,
+}
 # The segmentation demo's classes, textures: a smooth ground and four object textures. The classification
 # demo has one class per texture too.
 TEXTURES: Tuple[str, ...] = ('ground', 'stripes', 'checker', 'dots', 'speckle')
 # Hue (degrees) of each object texture's colour family; the ground has none.
-TEXTURE_HUES: Dict[str, float] = {'stripes': 0., 'checker': 220., 'dots': 50., 'speckle': 285.}
+TEXTURE_HUES: Dict[str, float] = {'stripes': 0.0, 'checker': 220.0, 'dots': 50.0, 'speckle': 285.0}
 STAR_INNER_RADIUS = 0.45  # a star's inner vertices, relative to its outer ones
 
 # Vertices of the regular shapes on the unit circle, before scaling and rotation; a circle is a fine polygon.
@@ -54,11 +63,12 @@ def hue_colour(rng: np.random.Generator, hue: float) -> np.ndarray:
     return 255 * v * (1 - s + s * np.array(rgb))
 
 
-def contrasting_colour(rng: np.random.Generator, hue: float, background: np.ndarray,
-                       min_distance: float = 80.) -> np.ndarray:
+def contrasting_colour(
+    rng: np.random.Generator, hue: float, background: np.ndarray, min_distance: float = 80.0
+) -> np.ndarray:
     """A colour of the family ``hue`` (see ``HUES``), at least ``min_distance`` (RGB L2) from the mean
     background under the shape if one of 20 draws is; else the draw farthest from it."""
-    best, best_distance = None, -1.
+    best, best_distance = None, -1.0
     for _ in range(20):
         color = hue_colour(rng, hue)
         distance = np.linalg.norm(color - background)
@@ -85,8 +95,23 @@ def shape_polygon(kind: str, center: np.ndarray, radius: float, angle: float, as
     """
     if kind == 'cross':
         a, b = radius, radius * 0.36
-        pts = np.array([(-b, -a), (b, -a), (b, -b), (a, -b), (a, b), (b, b), (b, a), (-b, a), (-b, b),
-                        (-a, b), (-a, -b), (-b, -b)], np.float64)
+        pts = np.array(
+            [
+                (-b, -a),
+                (b, -a),
+                (b, -b),
+                (a, -b),
+                (a, b),
+                (b, b),
+                (b, a),
+                (-b, a),
+                (-b, b),
+                (-a, b),
+                (-a, -b),
+                (-b, -b),
+            ],
+            np.float64,
+        )
         rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
         return pts @ rot.T + center
     theta = _ANGLES[kind] + angle
@@ -99,8 +124,7 @@ def shape_polygon(kind: str, center: np.ndarray, radius: float, angle: float, as
     return pts + center
 
 
-def shape_mask(kind: str, h: int, w: int, center: np.ndarray, radius: float, angle: float,
-               aspect: float) -> np.ndarray:
+def shape_mask(kind: str, h: int, w: int, center: np.ndarray, radius: float, angle: float, aspect: float) -> np.ndarray:
     """A binary uint8 (h, w) mask of one shape of any kind in ``SHAPES``."""
     if kind not in SHAPES:
         raise ValueError(f'unknown shape kind {kind!r}; choose one of {SHAPES}')
@@ -152,8 +176,9 @@ def finish(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def two_colours(rng: np.random.Generator, hue: Optional[float] = None,
-                min_distance: float = 90.) -> Tuple[np.ndarray, np.ndarray]:
+def two_colours(
+    rng: np.random.Generator, hue: Optional[float] = None, min_distance: float = 90.0
+) -> Tuple[np.ndarray, np.ndarray]:
     """Two RGB colours at least ``min_distance`` apart (so a texture is visible); the first of
     hue ``hue`` if given, else random."""
     a = rng.uniform(0, 255, 3) if hue is None else hue_colour(rng, hue)
@@ -161,7 +186,7 @@ def two_colours(rng: np.random.Generator, hue: Optional[float] = None,
         b = rng.uniform(0, 255, 3)
         if np.linalg.norm(a - b) >= min_distance:
             return a, b
-    return a, 255. - a
+    return a, 255.0 - a
 
 
 def mix(t: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -198,7 +223,7 @@ def texture(rng: np.random.Generator, name: str, h: int, w: int) -> np.ndarray:
         radius = spacing * rng.uniform(0.22, 0.32)
         du = (xx + rng.uniform(0, spacing)) % spacing - spacing / 2
         dv = (yy + rng.uniform(0, spacing)) % spacing - spacing / 2
-        img = mix((du ** 2 + dv ** 2 <= radius ** 2).astype(np.float32), a, b)
+        img = mix((du**2 + dv**2 <= radius**2).astype(np.float32), a, b)
     elif name == 'speckle':  # i.i.d. random 1x1 or 2x2 cells
         cell = int(rng.integers(1, 3))
         t = rng.random((h // cell + 1, w // cell + 1)).astype(np.float32)

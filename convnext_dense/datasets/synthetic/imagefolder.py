@@ -37,6 +37,7 @@ Example:
     >>> info['classes'][8:], info['train']
     (('ground', 'stripes', 'checker', 'dots', 'speckle'), 13)
 """
+
 import os
 import os.path as osp
 from typing import Dict, Tuple
@@ -57,7 +58,7 @@ def render_shape(rng: np.random.Generator, kind: str, image_size: int) -> np.nda
     radius = rng.uniform(0.22, 0.42) * s
     center = rng.uniform(radius * 0.8, s - radius * 0.8, 2)
     mask = shape_mask(kind, s, s, center, radius, rng.uniform(0, 2 * np.pi), rng.uniform(0.6, 1.0))
-    color = contrasting_colour(rng, HUES[kind], img[mask.astype(bool)].mean(axis=0), min_distance=90.)
+    color = contrasting_colour(rng, HUES[kind], img[mask.astype(bool)].mean(axis=0), min_distance=90.0)
     fill(rng, img, mask, color)
     return finish(rng, img)
 
@@ -73,22 +74,22 @@ def render_image(rng: np.random.Generator, kind: str, image_size: int) -> np.nda
     return (render_texture if kind in TEXTURES else render_shape)(rng, kind, image_size)
 
 
-def _write_split(root: str, classes: Tuple[str, ...], per_class: int, image_size: int,
-                 rng: np.random.Generator) -> int:
+def _write_split(root: str, classes: Tuple[str, ...], per_class: int, image_size: int, rng: np.random.Generator) -> int:
     for kind in classes:
         os.makedirs(osp.join(root, kind), exist_ok=True)
         for i in range(per_class):
-            Image.fromarray(render_image(rng, kind, image_size)).save(osp.join(root, kind, f'{i:06d}.jpg'),
-                                                                      quality=92)
+            Image.fromarray(render_image(rng, kind, image_size)).save(osp.join(root, kind, f'{i:06d}.jpg'), quality=92)
     return per_class * len(classes)
 
 
-def generate_imagefolder(out_dir: str,
-                         num_classes: int = len(CLASSES),
-                         num_train_per_class: int = 200,
-                         num_val_per_class: int = 30,
-                         image_size: int = 64,
-                         seed: int = 0) -> Dict[str, object]:
+def generate_imagefolder(
+    out_dir: str,
+    num_classes: int = len(CLASSES),
+    num_train_per_class: int = 200,
+    num_val_per_class: int = 30,
+    image_size: int = 64,
+    seed: int = 0,
+) -> Dict[str, object]:
     """Write the synthetic shapes-and-textures dataset under ``out_dir/{train,val}/<class>/*.jpg``.
 
     Args:
@@ -107,15 +108,22 @@ def generate_imagefolder(out_dir: str,
         ValueError: ``num_classes`` outside 2..13, a count below 1 or ``image_size`` below 16.
     """
     if not 2 <= num_classes <= len(CLASSES):
-        raise ValueError(f'generate_imagefolder: num_classes={num_classes} must be in 2..{len(CLASSES)} '
-                         f'(the classes are {CLASSES})')
+        raise ValueError(
+            f'generate_imagefolder: num_classes={num_classes} must be in 2..{len(CLASSES)} '
+            f'(the classes are {CLASSES})'
+        )
     if num_train_per_class < 1 or num_val_per_class < 1:
-        raise ValueError(f'generate_imagefolder: num_train_per_class={num_train_per_class} and '
-                         f'num_val_per_class={num_val_per_class} must be >= 1')
+        raise ValueError(
+            f'generate_imagefolder: num_train_per_class={num_train_per_class} and '
+            f'num_val_per_class={num_val_per_class} must be >= 1'
+        )
     if image_size < 16:
         raise ValueError(f'generate_imagefolder: image_size={image_size} must be >= 16 pixels')
     classes = CLASSES[:num_classes]
     train_rng, val_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
-    return dict(out_dir=out_dir, classes=classes,
-                train=_write_split(osp.join(out_dir, 'train'), classes, num_train_per_class, image_size, train_rng),
-                val=_write_split(osp.join(out_dir, 'val'), classes, num_val_per_class, image_size, val_rng))
+    return dict(
+        out_dir=out_dir,
+        classes=classes,
+        train=_write_split(osp.join(out_dir, 'train'), classes, num_train_per_class, image_size, train_rng),
+        val=_write_split(osp.join(out_dir, 'val'), classes, num_val_per_class, image_size, val_rng),
+    )

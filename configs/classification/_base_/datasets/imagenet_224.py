@@ -10,7 +10,8 @@ data_preprocessor = dict(
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
     random_erasing=dict(probability=0.25, mode='pixel', max_count=1),
-    mixup=dict(mixup_alpha=0.8, cutmix_alpha=1.0, prob=1.0, switch_prob=0.5, mode='batch', label_smoothing=0.1))
+    mixup=dict(mixup_alpha=0.8, cutmix_alpha=1.0, prob=1.0, switch_prob=0.5, mode='batch', label_smoothing=0.1),
+)
 
 train_dataloader = dict(
     batch_size=128,
@@ -23,8 +24,16 @@ train_dataloader = dict(
         type='ImageFolderDataset',
         data_root=data_root,
         split='train',
-        transform=dict(input_size=224, is_training=True, auto_augment='rand-m9-mstd0.5-inc1',
-                       interpolation='bicubic', color_jitter=0.4, hflip=0.5)))
+        transform=dict(
+            input_size=224,
+            is_training=True,
+            auto_augment='rand-m9-mstd0.5-inc1',
+            interpolation='bicubic',
+            color_jitter=0.4,
+            hflip=0.5,
+        ),
+    ),
+)
 
 val_dataloader = dict(
     batch_size=192,  # 1.5x the training batch, as released
@@ -36,7 +45,9 @@ val_dataloader = dict(
         type='ImageFolderDataset',
         data_root=data_root,
         split='val',
-        transform=dict(input_size=224, interpolation='bicubic', crop_pct=0.875)))
+        transform=dict(input_size=224, interpolation='bicubic', crop_pct=0.875),
+    ),
+)
 val_evaluator = dict(type='TopKAccuracy', topk=(1, 5))
 
 test_dataloader = val_dataloader

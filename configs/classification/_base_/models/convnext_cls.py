@@ -3,12 +3,9 @@
 model = dict(
     type='ConvNeXtClassifier',
     backbone=dict(
-        type='ConvNeXt',
-        arch='tiny',
-        drop_path_rate=0.1,
-        layer_scale_init_value=1e-6,
-        out_indices=(3,),
-        out_norm=False),
+        type='ConvNeXt', arch='tiny', drop_path_rate=0.1, layer_scale_init_value=1e-6, out_indices=(3,), out_norm=False
+    ),
     num_classes=1000,
     head_init_scale=1.0,
-    label_smoothing=0.1)
+    label_smoothing=0.1,
+)

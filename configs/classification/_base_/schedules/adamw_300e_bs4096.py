@@ -6,12 +6,14 @@
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=4e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),
-    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, flat_decay_mult=0.0))
+    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, flat_decay_mult=0.0),
+)
 
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=20, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=280, eta_min=1e-6, by_epoch=True, begin=20, end=300,
-         convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR', T_max=280, eta_min=1e-6, by_epoch=True, begin=20, end=300, convert_to_iter_based=True
+    ),
 ]
 
 train_cfg = dict(by_epoch=True, max_epochs=300, val_interval=1)

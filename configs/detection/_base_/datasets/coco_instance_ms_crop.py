@@ -24,7 +24,8 @@ train_pipeline = [
                 dict(type='RandomCrop', crop_type='absolute_range', crop_size=(384, 600), allow_negative_crop=True),
                 dict(type='RandomChoiceResize', scales=train_scales, keep_ratio=True),
             ],
-        ]),
+        ],
+    ),
     dict(type='PackDetInputs'),
 ]
 test_pipeline = [
@@ -47,7 +48,9 @@ train_dataloader = dict(
         data_prefix=dict(img='train2017/'),
         filter_cfg=dict(filter_empty_gt=True, min_size=32),
         pipeline=train_pipeline,
-        backend_args=backend_args))
+        backend_args=backend_args,
+    ),
+)
 val_dataloader = dict(
     batch_size=1,
     num_workers=2,
@@ -61,7 +64,9 @@ val_dataloader = dict(
         data_prefix=dict(img='val2017/'),
         test_mode=True,
         pipeline=test_pipeline,
-        backend_args=backend_args))
+        backend_args=backend_args,
+    ),
+)
 test_dataloader = val_dataloader
 
 # COCO box and mask AP with a per-category table; the detections are kept as COCO results JSON
@@ -74,7 +79,8 @@ val_evaluator = dict(
     classwise=True,
     format_only=False,
     outfile_prefix='{log_dir}/coco_val',
-    backend_args=backend_args)
+    backend_args=backend_args,
+)
 test_evaluator = dict(val_evaluator, outfile_prefix='{log_dir}/coco_test')
 
 # Test-time augmentation for `tools/test.py --tta`: three scales x flip, boxes merged by NMS (as in
@@ -87,9 +93,22 @@ tta_pipeline = [
         type='TestTimeAug',
         transforms=[
             [dict(type='Resize', scale=scale, keep_ratio=True) for scale in [(1333, 800), (666, 400), (2000, 1200)]],
-            [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)],
+            [dict(type='RandomFlip', prob=1.0), dict(type='RandomFlip', prob=0.0)],
             [dict(type='LoadAnnotations', with_bbox=True, with_mask=True)],
-            [dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
-                                                   'flip', 'flip_direction'))],
-        ]),
+            [
+                dict(
+                    type='PackDetInputs',
+                    meta_keys=(
+                        'img_id',
+                        'img_path',
+                        'ori_shape',
+                        'img_shape',
+                        'scale_factor',
+                        'flip',
+                        'flip_direction',
+                    ),
+                )
+            ],
+        ],
+    ),
 ]

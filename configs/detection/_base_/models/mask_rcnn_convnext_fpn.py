@@ -10,5 +10,7 @@ model = dict(
         out_indices=(0, 1, 2, 3),
         drop_path_rate=0.4,
         layer_scale_init_value=1.0,
-        init_cfg=dict(type='Pretrained', checkpoint='https://dl.fbaipublicfiles.com/convnext/convnext_tiny_1k_224.pth')),
-    neck=dict(in_channels=[96, 192, 384, 768]))
+        init_cfg=dict(type='Pretrained', checkpoint='https://dl.fbaipublicfiles.com/convnext/convnext_tiny_1k_224.pth'),
+    ),
+    neck=dict(in_channels=[96, 192, 384, 768]),
+)

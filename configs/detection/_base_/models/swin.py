@@ -17,14 +17,18 @@ swin_t_backbone = dict(
     mlp_ratio=4,
     qkv_bias=True,
     qk_scale=None,
-    drop_rate=0.,
-    attn_drop_rate=0.,
+    drop_rate=0.0,
+    attn_drop_rate=0.0,
     drop_path_rate=0.2,
     patch_norm=True,
     out_indices=(0, 1, 2, 3),
     with_cp=False,
     convert_weights=True,  # the authors' checkpoint layout -> mmdet's
-    init_cfg=dict(type='Pretrained', checkpoint='https://github.com/SwinTransformer/storage/releases/download/v1.0.0/swin_tiny_patch4_window7_224.pth'))
+    init_cfg=dict(
+        type='Pretrained',
+        checkpoint='https://github.com/SwinTransformer/storage/releases/download/v1.0.0/swin_tiny_patch4_window7_224.pth',
+    ),
+)
 
 # Swin's own recipe differs from ConvNeXt's: lr 1e-4 for both Mask R-CNN and Cascade, no layer-wise
 # decay, and no weight decay on position tables and norms (mmdet's swin configs). AMP as in mmdet's
@@ -32,9 +36,12 @@ swin_t_backbone = dict(
 swin_optim_wrapper = dict(
     _delete_=True,
     type='AmpOptimWrapper',
-    paramwise_cfg=dict(custom_keys={
-        'absolute_pos_embed': dict(decay_mult=0.),
-        'relative_position_bias_table': dict(decay_mult=0.),
-        'norm': dict(decay_mult=0.)
-    }),
-    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05))
+    paramwise_cfg=dict(
+        custom_keys={
+            'absolute_pos_embed': dict(decay_mult=0.0),
+            'relative_position_bias_table': dict(decay_mult=0.0),
+            'norm': dict(decay_mult=0.0),
+        }
+    ),
+    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
+)

@@ -19,7 +19,8 @@ optim_wrapper = dict(
     type='AmpOptimWrapper',
     constructor='LearningRateDecayOptimizerConstructor',
     paramwise_cfg=dict(decay_rate=0.7, decay_type='layer_wise', num_layers=6),
-    optimizer=dict(type='AdamW', lr=2e-4, betas=(0.9, 0.999), weight_decay=0.05))
+    optimizer=dict(type='AdamW', lr=2e-4, betas=(0.9, 0.999), weight_decay=0.05),
+)
 
 # The recipes' lrs are for 8 GPUs x 2 images. Scaling stays off so that a config trains with its
 # published lr; `--cfg-options auto_scale_lr.enable=True` scales it linearly to another total batch.

@@ -22,14 +22,18 @@ swin_t_backbone = dict(
     qkv_bias=True,
     qk_scale=None,
     patch_norm=True,
-    drop_rate=0.,
-    attn_drop_rate=0.,
+    drop_rate=0.0,
+    attn_drop_rate=0.0,
     drop_path_rate=0.3,
     use_abs_pos_embed=False,
     act_cfg=dict(type='GELU'),
     norm_cfg=dict(type='LN', requires_grad=True),
     # mmseg's converted copy of the Swin authors' weights, as mmseg's configs/swin use
-    init_cfg=dict(type='Pretrained', checkpoint='https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_tiny_patch4_window7_224_20220317-1cdeb081.pth'))
+    init_cfg=dict(
+        type='Pretrained',
+        checkpoint='https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_tiny_patch4_window7_224_20220317-1cdeb081.pth',
+    ),
+)
 
 # Swin's own recipe: AdamW lr 6e-5 and weight decay 0.01 with no decay on norms and position tables
 # instead of stage-wise lr decay; fp32, as in mmseg's Swin configs.
@@ -37,7 +41,11 @@ swin_optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=6e-5, betas=(0.9, 0.999), weight_decay=0.01),
-    paramwise_cfg=dict(custom_keys={
-        'absolute_pos_embed': dict(decay_mult=0.),
-        'relative_position_bias_table': dict(decay_mult=0.),
-        'norm': dict(decay_mult=0.)}))
+    paramwise_cfg=dict(
+        custom_keys={
+            'absolute_pos_embed': dict(decay_mult=0.0),
+            'relative_position_bias_table': dict(decay_mult=0.0),
+            'norm': dict(decay_mult=0.0),
+        }
+    ),
+)
