@@ -1,46 +1,32 @@
-"""Check a config before mmengine's Runner is built, and print user mistakes as one clear error.
+"""Check a config against this machine before mmengine's Runner is built, and report every problem at once.
 
 mmengine builds the parts of a run lazily and checks little: a missing dataset shows up as a
 traceback from a dataloader build, missing ImageNet weights after the model is built, mixed
-precision on a CPU as an ``AssertionError`` from ``AmpOptimWrapper``, a misspelt ``--cfg-options``
-key not at all (mmengine adds the new key and nothing reads it). This module finds those mistakes
-first and names the file, key or value and the fix:
-
-* :func:`check_cfg_options`: every ``--cfg-options`` key must exist in the config, or be an
-  argument of the class its dict builds (``model.backbone.with_cp``), or sit below a dict the
-  option itself creates; otherwise a ``ValueError`` suggests the nearest existing key (difflib).
-  ``+key=value`` adds a key without the check.
-* :func:`preflight`: the data folders and annotation files the dataloaders and evaluators name,
-  the ImageNet weights (``init_cfg``) and ``load_from``, mixed precision without a GPU, the
-  heads' ``num_classes`` against the dataset's classes, the backbone size against the neck's or
-  heads' ``in_channels``, and whether the work dir can be written. All problems are reported
-  together in one :class:`PreflightError`, with where the data go, how to get the weights and
-  which CPU demo runs here.
-* :func:`run_cli`: runs a tool's ``main``; a ``ValueError``/``OSError``/``RuntimeError`` raised by
-  this project's own code (a user mistake, e.g. a corrupt image named by the checked datasets, a
-  checkpoint of another size) is printed as ``error: ...`` with exit code 2 instead of a
-  traceback. ``CONVNEXT_DENSE_TRACEBACK=1`` shows the traceback.
+precision on a CPU as an ``AssertionError`` from ``AmpOptimWrapper``. :func:`preflight` finds those
+mistakes first and names the file, key or value and the fix: the data folders and annotation files
+the dataloaders and evaluators name, the ImageNet weights (``init_cfg``) and ``load_from``, mixed
+precision without a GPU, the heads' ``num_classes`` against the dataset's classes, the backbone's
+declared output channels against the neck's or heads' ``in_channels``, and whether the work dir can
+be written. All problems are reported together in one :class:`PreflightError`, with where the data
+go, how to get the weights and which CPU demo runs here.
 
 The mistakes and their messages are listed in ``docs/errors.md``.
 """
 
-import difflib
 import importlib
-import inspect
 import logging
 import os
 import os.path as osp
-import re
-import sys
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.logging import print_log
 
-from ..utils import shorten
+from ..errors import ConfigError, UserError
+from ..utils import is_remote, shorten
+from .cfg_options import resolve_type
+from .cli import user_error_message
 
-PACKAGE_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
-REPO_DIR = osp.dirname(PACKAGE_DIR)
-TRACEBACK_ENV = 'CONVNEXT_DENSE_TRACEBACK'
+__all__ = ['PreflightError', 'declared_out_channels', 'preflight']
 
 # How to get each task's data, and the CPU demo that runs without it.
 _DATA_HINTS = {
@@ -73,218 +59,21 @@ _DEMOS = {
     'mmengine': ('make demo-cls', 'classification on a synthetic image folder, about 3 minutes'),
 }
 
-# Keys of dicts without a ``type`` that mmengine (or a constructor) reads: new keys are checked against
-# them. The loops and dataloaders are added from their signatures in _implied_keys.
-_PARAMWISE_KEYS = {
-    'custom_keys',
-    'bias_lr_mult',
-    'bias_decay_mult',
-    'norm_decay_mult',
-    'dwconv_decay_mult',
-    'flat_decay_mult',
-    'dcn_offset_lr_mult',
-    'bypass_duplicate',
-    'decay_rate',
-    'decay_type',
-    'num_layers',
-}
-_TOP_LEVEL_EXTRA = {
-    'data_root',
-    'tta_model',
-    'tta_pipeline',
-    'custom_imports',
-    'default_scope',
-    'work_dir',
-    'launcher',
-    'auto_scale_lr',
-    'model_wrapper_cfg',
-    'compile',
-    'backend_args',
-}
-_FIXED_KEYS = {
-    'env_cfg': {'cudnn_benchmark', 'mp_cfg', 'dist_cfg', 'resource_limit'},
-    'randomness': {'seed', 'deterministic', 'diff_rank_seed'},
-    'auto_scale_lr': {'enable', 'base_batch_size'},
-}
 
-
-class PreflightError(ValueError):
+class PreflightError(ConfigError):
     """The problems that stop a config from running, each with its fix.
 
     Attributes:
         problems: ``[(topic, text), ...]``, e.g. ``('data', 'data/coco/train2017/ does not exist ...')``.
     """
 
+    traceback_hint = False  # the message is the whole report
+
     def __init__(self, message: str, problems: Sequence[Tuple[str, str]] = ()):
         super().__init__(message)
         self.problems = list(problems)
 
 
-# --------------------------------------------------------------------------------- --cfg-options
-def check_cfg_options(cfg, options: Optional[Dict[str, Any]]) -> Dict[str, Any]:
-    """Check that ``--cfg-options`` keys name existing keys; return the options to merge.
-
-    A key is accepted when (1) it exists in ``cfg`` (list items by index: ``a.0.b``), or (2) its first
-    new part is an argument of the class that the enclosing dict builds (its ``type``, or the
-    Runner, train/val/test loop or DataLoader for the top level, ``train_cfg``/``val_cfg``/
-    ``test_cfg`` and ``*_dataloader`` without a type), e.g. ``model.backbone.with_cp=True``;
-    the parts below a new key are free (the option creates that dict), or (3) it starts with
-    ``+``, which adds it without a check (the ``+`` is removed). When the class cannot be found
-    or takes ``**kwargs`` it does not pass on, any key is accepted.
-
-    Args:
-        cfg: the ``mmengine.Config`` the options will be merged into.
-        options: ``{dotted key: value}`` as parsed by mmengine's ``DictAction``.
-
-    Returns:
-        The options with ``+`` prefixes removed.
-
-    Raises:
-        ValueError: a key that does not exist and is not accepted; the message names the key, the
-            nearest existing keys and the ``+`` escape.
-    """
-    if not options:
-        return {}
-    out = {}
-    scope = cfg.get('default_scope')
-    for full_key, value in options.items():
-        if full_key.startswith('+'):
-            out[full_key[1:]] = value
-            continue
-        _check_one_key(cfg, full_key, value, scope)
-        out[full_key] = value
-    return out
-
-
-def _check_one_key(cfg, full_key: str, value: Any, scope: Optional[str]) -> None:
-    parts = full_key.split('.')
-    node: Any = cfg._cfg_dict if hasattr(cfg, '_cfg_dict') else cfg
-    path: List[str] = []
-    for i, part in enumerate(parts):
-        shown = '.'.join(path) or '(top level)'
-        if isinstance(node, (list, tuple)):
-            if not part.isdigit():
-                raise ValueError(
-                    f'--cfg-options {full_key}={value!r}: {shown} is a list of {len(node)} items; '
-                    f'name an item by its index, e.g. {".".join(path + ["0"] + parts[i:])}.'
-                )
-            if int(part) >= len(node):
-                raise ValueError(
-                    f'--cfg-options {full_key}={value!r}: {shown} has only {len(node)} items '
-                    f'(indices 0..{len(node) - 1}).'
-                )
-            node = node[int(part)]
-            path.append(part)
-            continue
-        if not isinstance(node, dict):
-            raise ValueError(
-                f'--cfg-options {full_key}={value!r}: {shown} is {node!r} (a {type(node).__name__}), '
-                f'not a dict, so it has no key {part!r}. Set {shown} as a whole instead.'
-            )
-        if part in node:
-            node = node[part]
-            path.append(part)
-            continue
-        accepted, owner = _implied_keys(node, path, scope)
-        if accepted is None or part in accepted:
-            return  # an argument of the class this dict builds (or one we cannot check); below it is new
-        candidates = sorted(set(map(str, node)) | accepted)
-        close = _closest(part, candidates)
-        where = (f'under {shown}' + (f' ({owner})' if owner else '')) if path else 'at the top level'
-        if close:
-            hint = 'Did you mean ' + ' or '.join('.'.join(path + [c] + parts[i + 1 :]) for c in close) + '?'
-        else:
-            hint = f'The keys there are: {", ".join(candidates[:25])}{" ..." if len(candidates) > 25 else ""}.'
-        raise ValueError(
-            f'--cfg-options {full_key}={value!r}: the config has no key {part!r} {where}, and mmengine would add it '
-            f'without a word while nothing reads it. {hint} To add a new key on purpose, write '
-            f'+{full_key}={value!r}.'
-        )
-
-
-def _closest(word: str, candidates: Sequence[str]) -> List[str]:
-    """The candidates nearest to ``word`` (difflib ratio >= 0.6, within 0.05 of the best)."""
-    scored = sorted(((difflib.SequenceMatcher(None, word, c).ratio(), c) for c in candidates), reverse=True)
-    return [c for r, c in scored if r >= 0.6 and r >= scored[0][0] - 0.05][:3] if scored else []
-
-
-def _implied_keys(node: dict, path: List[str], scope: Optional[str]) -> Tuple[Optional[Set[str]], str]:
-    """Keys a dict may hold beyond its own: the arguments of what it builds. None: cannot tell."""
-    if 'type' in node:
-        obj = _resolve_type(node['type'], scope)
-        if obj is None:
-            return None, ''
-        accepted = _accepted_args(obj)
-        return (None if accepted is None else accepted | {'type', '_delete_', '_scope_'}), getattr(
-            obj, '__name__', str(node['type'])
-        )
-    name = path[-1] if path else ''
-    if not path:
-        from mmengine.runner import Runner
-
-        return _accepted_args(Runner) | _TOP_LEVEL_EXTRA, ''
-    if len(path) == 1 and name in ('train_cfg', 'val_cfg', 'test_cfg'):
-        from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop, TestLoop, ValLoop
-
-        loop = {'val_cfg': ValLoop, 'test_cfg': TestLoop}.get(
-            name, EpochBasedTrainLoop if node.get('by_epoch', 'max_epochs' in node) else IterBasedTrainLoop
-        )
-        return (_accepted_args(loop) or set()) | {'by_epoch', 'type'}, loop.__name__
-    if len(path) == 1 and name.endswith('_dataloader'):
-        from torch.utils.data import DataLoader
-
-        return _accepted_args(DataLoader) | {'sampler', 'batch_sampler', 'collate_fn', 'dataset'}, 'DataLoader'
-    if name == 'paramwise_cfg':
-        return set(_PARAMWISE_KEYS), 'optimizer constructor options'
-    if len(path) == 1 and name in _FIXED_KEYS:
-        return set(_FIXED_KEYS[name]), ''
-    return set(), ''
-
-
-def _resolve_type(type_: Any, scope: Optional[str]) -> Any:
-    if not isinstance(type_, str):
-        return type_ if callable(type_) else None
-    from mmengine.registry import Registry
-
-    if '.' in type_:
-        scope, type_ = type_.split('.', 1)
-    for name in dict.fromkeys([scope or 'mmengine', 'mmengine']):
-        try:
-            module = importlib.import_module(f'{name}.registry')
-        except ImportError:
-            continue
-        for registry in vars(module).values():
-            if isinstance(registry, Registry):
-                try:
-                    obj = registry.get(type_)
-                except Exception:  # a registry whose modules fail to import: keep looking
-                    obj = None
-                if obj is not None:
-                    return obj
-    return None
-
-
-def _accepted_args(obj: Any) -> Optional[Set[str]]:
-    """Keyword arguments a class (following ``**kwargs`` up its bases) or function takes; None if open."""
-    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    functions = (
-        [k.__dict__['__init__'] for k in obj.__mro__ if '__init__' in k.__dict__ and k is not object]
-        if inspect.isclass(obj)
-        else [obj]
-    )
-    names: Set[str] = set()
-    for function in functions:
-        try:
-            params = list(inspect.signature(function).parameters.values())
-        except (TypeError, ValueError):
-            return None
-        names |= {p.name for p in params if p.kind in kinds} - {'self'}
-        if not any(p.kind == inspect.Parameter.VAR_KEYWORD for p in params):
-            return names
-    return names if inspect.isclass(obj) and functions else None
-
-
-# ------------------------------------------------------------------------------------ preflight
 def preflight(cfg, config_path: str, mode: str = 'train') -> List[str]:
     """Check that ``cfg`` can run here before the Runner is built; raise one error listing every problem.
 
@@ -313,7 +102,7 @@ def preflight(cfg, config_path: str, mode: str = 'train') -> List[str]:
         device_problems, device_notes = _check_device(cfg)
         problems += device_problems
         notes += device_notes
-    problems += _check_backbone(cfg)
+    problems += _check_backbone(cfg, scope)
     problems += _check_num_classes(cfg, mode, scope)
     problems += _check_work_dir(cfg)
     if problems:
@@ -330,10 +119,6 @@ def preflight(cfg, config_path: str, mode: str = 'train') -> List[str]:
     for note in notes:
         print_log(f'preflight: {note}', logger='current', level=logging.WARNING)
     return notes
-
-
-def _is_remote(path: Any) -> bool:
-    return isinstance(path, str) and re.match(r'^[a-zA-Z][a-zA-Z0-9+.-]*://', path) is not None
 
 
 def _datasets(cfg_dataset: Any) -> Iterator[dict]:
@@ -355,7 +140,7 @@ def _dataset_paths(ds: dict) -> List[Tuple[str, str, str]]:
     root = ds.get('data_root') or ''
 
     def join(p):
-        return p if (not root or osp.isabs(p) or _is_remote(p)) else osp.join(root, p)
+        return p if (not root or osp.isabs(p) or is_remote(p)) else osp.join(root, p)
 
     out = []
     if root:
@@ -386,7 +171,7 @@ def _check_data(cfg, mode: str, scope: str, demo: bool = False) -> List[Tuple[st
             if ds.get('backend_args') is not None:
                 continue  # a remote or custom file backend: reading it is the backend's business
             for what, path, kind in _dataset_paths(ds):
-                if _is_remote(path) or path in missing or _under(path, missing):
+                if is_remote(path) or path in missing or _under(path, missing):
                     continue  # reported already, or its data_root is missing (said once)
                 if not (osp.isdir(path) if kind == 'dir' else osp.isfile(path)):
                     missing[path] = f'{section}_dataloader.dataset.{what}'
@@ -396,7 +181,7 @@ def _check_data(cfg, mode: str, scope: str, demo: bool = False) -> List[Tuple[st
             if (
                 isinstance(ann, str)
                 and ann
-                and not _is_remote(ann)
+                and not is_remote(ann)
                 and not osp.isfile(ann)
                 and ann not in missing
                 and not _under(ann, missing)
@@ -437,7 +222,7 @@ def _check_weights(cfg, config_path: str) -> Tuple[List[Tuple[str, str]], List[s
     problems, notes = [], []
     for key, init in _pretrained_cfgs(cfg.get('model'), 'model'):
         ckpt = init['checkpoint']
-        if _is_remote(ckpt):
+        if is_remote(ckpt):
             if not _url_is_cached(ckpt):
                 from ..models.weights import cached_path
 
@@ -459,7 +244,7 @@ def _check_weights(cfg, config_path: str) -> Tuple[List[Tuple[str, str]], List[s
                 )
             )
     load_from = cfg.get('load_from')
-    if isinstance(load_from, str) and not _is_remote(load_from) and not osp.isfile(load_from):
+    if isinstance(load_from, str) and not is_remote(load_from) and not osp.isfile(load_from):
         problems.append(
             (
                 'weights',
@@ -525,34 +310,29 @@ def _train_batch(cfg) -> Optional[int]:
     return loader.get('batch_size') if isinstance(loader, dict) else None
 
 
-def _check_backbone(cfg) -> List[Tuple[str, str]]:
-    model = cfg.get('model')
-    backbone = model.get('backbone') if isinstance(model, dict) else None
-    if not isinstance(backbone, dict) or str(backbone.get('type', '')).split('.')[-1] != 'ConvNeXt':
-        return []
-    from ..models.convnext import ARCH_SETTINGS, resolve_arch
+def _check_backbone(cfg, scope: str) -> List[Tuple[str, str]]:
+    """The backbone builds, and the channels it declares are what the neck and heads expect.
 
-    arch = backbone.get('arch', 'tiny')
-    if isinstance(arch, str) and arch not in ARCH_SETTINGS:
-        close = difflib.get_close_matches(arch, list(ARCH_SETTINGS), n=1, cutoff=0.5)
-        hint = f'Did you mean {close[0]!r}? ' if close else ''
-        return [
-            (
-                'model',
-                f'model.backbone.arch={arch!r} is not a ConvNeXt size. {hint}The sizes are '
-                f'{", ".join(ARCH_SETTINGS)}, or a dict(depths=[...], dims=[...]).',
-            )
-        ]
+    The backbone is built on the meta device (no memory, no weights loaded), so its own argument
+    checks run (an unknown size, ``out_indices`` out of range) and the channels come from the backbone
+    itself (:func:`declared_out_channels`), for any backbone that declares them.
+    """
+    model = cfg.get('model')
+    backbone_cfg = model.get('backbone') if isinstance(model, dict) else None
+    if not isinstance(backbone_cfg, dict) or 'type' not in backbone_cfg:
+        return []
     try:
-        dims = resolve_arch(arch)['dims']
-    except (TypeError, ValueError) as e:
-        return [('model', f'model.backbone.arch: {e}')]
-    out_indices = backbone.get('out_indices', (0, 1, 2, 3))
-    if not all(isinstance(i, int) and -len(dims) <= i < len(dims) for i in out_indices):
-        return [('model', f'model.backbone.out_indices={list(out_indices)}: ConvNeXt has stages 0..{len(dims) - 1}.')]
-    outs = [dims[i] for i in out_indices]
+        backbone = _build_without_weights(backbone_cfg, scope)
+    except UserError as e:
+        return [('model', f'model.backbone: {user_error_message(e)}')]
+    except Exception:  # noqa: BLE001 (not a user mistake: the Runner builds it again and shows the traceback)
+        return []
+    outs = declared_out_channels(backbone)
+    if outs is None:
+        return []
+    arch = backbone_cfg.get('arch')
+    name = type(backbone).__name__ + (f' arch {arch if isinstance(arch, str) else "custom"!r}' if arch else '')
     problems = []
-    name = arch if isinstance(arch, str) else 'custom'
     neck = model.get('neck')
     for key, part in (
         ('model.neck', neck if isinstance(neck, dict) else None),
@@ -563,13 +343,10 @@ def _check_backbone(cfg) -> List[Tuple[str, str]]:
             continue
         index = part.get('in_index', list(range(len(outs))) if key == 'model.neck' else None)
         try:
-            want = (
-                [outs[j] for j in index]
-                if isinstance(index, (list, tuple))
-                else outs[index]
-                if isinstance(index, int)
-                else None
-            )
+            if isinstance(index, (list, tuple)):
+                want = [outs[j] for j in index]
+            else:
+                want = outs[index] if isinstance(index, int) else None
         except IndexError:
             continue
         have = part['in_channels']
@@ -579,12 +356,47 @@ def _check_backbone(cfg) -> List[Tuple[str, str]]:
             problems.append(
                 (
                     'model',
-                    f'{key}.in_channels={have} but ConvNeXt arch {name!r} gives {want} there: '
-                    f'use the config written for this size, or --cfg-options '
-                    f'{key}.in_channels={shown}.',
+                    f'{key}.in_channels={have} but {name} gives {want} there: use the config written for this '
+                    f'size, or --cfg-options {key}.in_channels={shown}.',
                 )
             )
     return problems
+
+
+def _build_without_weights(backbone_cfg: dict, scope: str):
+    """Build a backbone config on the meta device (on the CPU if it cannot be built there), no weights loaded."""
+    import torch
+
+    registry = importlib.import_module(f'{scope}.registry').MODELS
+    backbone_cfg = {k: v for k, v in backbone_cfg.items() if k != 'init_cfg'}
+    try:
+        with torch.device('meta'):
+            return registry.build(backbone_cfg)
+    except UserError:
+        raise
+    except Exception:  # noqa: BLE001 (e.g. .item() on a meta tensor in a constructor): build it for real
+        return registry.build(backbone_cfg)
+
+
+def declared_out_channels(backbone) -> Optional[Tuple[int, ...]]:
+    """The channels of the maps a backbone returns, as the backbone declares them; None if it declares none.
+
+    ``out_channels`` (this project's backbones), timm's ``feature_info`` (a list of dicts with
+    ``num_chs``, or a ``FeatureInfo``), or ``num_features`` per stage picked by ``out_indices`` (mmdet's
+    and mmseg's Swin).
+    """
+    out = getattr(backbone, 'out_channels', None)
+    if isinstance(out, (list, tuple)):
+        return tuple(out)
+    info = getattr(backbone, 'feature_info', None)
+    if isinstance(info, (list, tuple)) and info and all(isinstance(i, dict) and 'num_chs' in i for i in info):
+        return tuple(i['num_chs'] for i in info)
+    if callable(getattr(info, 'channels', None)):
+        return tuple(info.channels())
+    num_features, out_indices = getattr(backbone, 'num_features', None), getattr(backbone, 'out_indices', None)
+    if isinstance(num_features, (list, tuple)) and isinstance(out_indices, (list, tuple)):
+        return tuple(num_features[i] for i in out_indices)
+    return None
 
 
 def _dataset_classes(ds: dict, scope: str) -> Optional[Tuple[str, ...]]:
@@ -598,7 +410,7 @@ def _dataset_classes(ds: dict, scope: str) -> Optional[Tuple[str, ...]]:
         if osp.isdir(folder):
             return tuple(sorted(e.name for e in os.scandir(folder) if e.is_dir()))
         return None
-    cls = _resolve_type(ds.get('type'), scope) if ds.get('type') else None
+    cls = resolve_type(ds.get('type'), scope) if ds.get('type') else None
     classes = getattr(cls, 'METAINFO', {}).get('classes') if cls is not None else None
     return tuple(classes) if classes else None
 
@@ -646,7 +458,7 @@ def _check_num_classes(cfg, mode: str, scope: str) -> List[Tuple[str, str]]:
 
 def _check_work_dir(cfg) -> List[Tuple[str, str]]:
     work_dir = cfg.get('work_dir')
-    if not isinstance(work_dir, str) or _is_remote(work_dir):
+    if not isinstance(work_dir, str) or is_remote(work_dir):
         return []
     path = osp.abspath(work_dir)
     probe = path
@@ -673,73 +485,3 @@ def _check_work_dir(cfg) -> List[Tuple[str, str]]:
             )
         ]
     return []
-
-
-# ------------------------------------------------------------------------------------- the tools
-def user_error_message(exc: BaseException) -> Optional[str]:
-    """The message of a user mistake raised by this project's code, or None for anything else.
-
-    A user mistake is a ``ValueError``, ``OSError`` (``FileNotFoundError``, ...) or ``RuntimeError``
-    raised in ``convnext_dense`` or ``tools/``: the checks name the file, key or value and the fix.
-    mmengine's registry re-raises errors with a ``class `X` in ...:`` prefix and keeps the original
-    as the context: the original's message is used. An error from a DataLoader worker is recognised
-    from the traceback text torch puts in its message.
-    """
-    chain, seen = [], set()
-    node: Optional[BaseException] = exc
-    while node is not None and id(node) not in seen:
-        seen.add(id(node))
-        chain.append(node)
-        node = (
-            node.__cause__ if node.__cause__ is not None else (None if node.__suppress_context__ else node.__context__)
-        )
-    for candidate in reversed(chain):  # the innermost of ours: the check that found the mistake
-        if not isinstance(candidate, (ValueError, OSError, RuntimeError)):
-            continue
-        worker = _worker_error(str(candidate))
-        if worker is not None:
-            return worker
-        tb = candidate.__traceback__
-        if tb is None:
-            continue
-        while tb.tb_next is not None:
-            tb = tb.tb_next
-        if _is_ours(tb.tb_frame.f_code.co_filename):
-            return str(candidate)
-    return None
-
-
-def _is_ours(filename: str) -> bool:
-    filename = osp.abspath(filename)
-    return filename.startswith(PACKAGE_DIR + os.sep) or filename.startswith(osp.join(REPO_DIR, 'tools') + os.sep)
-
-
-def _worker_error(text: str) -> Optional[str]:
-    match = re.match(r'Caught (\w+) in DataLoader worker process \d+\.\nOriginal Traceback', text)
-    if not match:
-        return None
-    frames = list(re.finditer(r'File "([^"]+)", line \d+, in [^\n]*\n', text))
-    if not frames or not _is_ours(frames[-1].group(1)):
-        return None
-    rest = text[frames[-1].end() :]
-    found = re.search(rf'^{match.group(1)}: (.*)', rest, flags=re.M | re.S)
-    return found.group(1).strip() if found else None
-
-
-def run_cli(main: Callable[[], Any]) -> int:
-    """Run a tool's ``main``; print a user mistake as ``error: ...`` and return 2, else return 0.
-
-    Anything that is not a user mistake (see :func:`user_error_message`) keeps its traceback, and
-    ``CONVNEXT_DENSE_TRACEBACK=1`` keeps it for all.
-    """
-    try:
-        main()
-    except (ValueError, OSError, RuntimeError) as e:
-        message = user_error_message(e)
-        if message is None or os.environ.get(TRACEBACK_ENV, '') not in ('', '0'):
-            raise
-        print(f'error: {message}', file=sys.stderr)
-        if not isinstance(e, PreflightError):
-            print(f'(the full traceback: {TRACEBACK_ENV}=1)', file=sys.stderr)
-        return 2
-    return 0

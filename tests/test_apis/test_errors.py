@@ -20,7 +20,8 @@ from mmengine.config import Config
 import convnext_dense  # noqa: F401  (registers everything)
 from convnext_dense.apis import apply_train_args, load_config
 from convnext_dense.apis import preflight as preflight_module
-from convnext_dense.apis.preflight import PreflightError, preflight, run_cli, user_error_message
+from convnext_dense.apis.cli import run_cli, user_error_message
+from convnext_dense.apis.preflight import PreflightError, preflight
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DET = 'configs/detection/cascade_convnext_t_3x.py'
@@ -247,7 +248,7 @@ def test_zero_area_and_out_of_image_boxes_are_skipped_with_a_warning(coco, monke
         json.dump(data, f)
     logged = []
     monkeypatch.setattr(
-        'convnext_dense.datasets.coco_checks.print_log', lambda msg, **kw: logged.append((msg, kw.get('level')))
+        'convnext_dense.datasets.coco.print_log', lambda msg, **kw: logged.append((msg, kw.get('level')))
     )
     dataset = build_coco(coco)
     skipped = next(m for m, _ in logged if 'are skipped' in m)
