@@ -14,7 +14,9 @@ from mmengine.runner import Runner
 
 import convnext_dense  # noqa: F401  (registers ConvNeXt and the checkpoint loader)
 from convnext_dense.apis import add_launcher_args, apply_train_args, load_config
-from convnext_dense.apis.preflight import preflight, run_cli
+from convnext_dense.apis.cli import run_cli
+from convnext_dense.apis.preflight import preflight
+from convnext_dense.engine import setup_distributed
 
 
 def parse_args():
@@ -42,6 +44,7 @@ def main():
     args = parse_args()
     cfg = apply_train_args(load_config(args.config, args.cfg_options), args)
     preflight(cfg, args.config, mode='train')  # data, weights, device, classes: all problems at once
+    setup_distributed(cfg)  # with a launcher and no GPU: the gloo process group, CPU DDP and SyncBN
     Runner.from_cfg(cfg).train()
 
 

@@ -23,27 +23,26 @@ from typing import Any, List, Optional
 
 from mmengine.config import Config
 
-from .distributed import setup_distributed
+from ..errors import ConfigError, DeviceError, MissingFileError
+from .cfg_options import check_cfg_options
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Read a config file and apply ``--cfg-options``; a missing file is an error naming it.
 
     Each option's key must exist in the config (or be an argument of the class its dict builds):
-    :func:`convnext_dense.apis.preflight.check_cfg_options`.
+    :func:`convnext_dense.apis.cfg_options.check_cfg_options`.
     ``data_root=...`` among the options moves every dataset and evaluator path that started with the
     config's own ``data_root`` (:func:`rebase_data_root`).
     """
     if not osp.isfile(path):
         here = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-        raise FileNotFoundError(
+        raise MissingFileError(
             f'config {path!r} does not exist. The configs are under '
             f'{osp.join(here, "configs")}/{{detection,segmentation,classification}}/.'
         )
     cfg = Config.fromfile(path)
     # A misspelt key is an error naming the nearest existing key; '+key=value' adds a new key.
-    from .preflight import check_cfg_options
-
     cfg_options = check_cfg_options(cfg, cfg_options)
     if cfg_options:
         old_root = cfg.get('data_root')
@@ -89,7 +88,7 @@ def apply_train_args(cfg: Config, args) -> Config:
         import torch
 
         if not torch.cuda.is_available():
-            raise RuntimeError(
+            raise DeviceError(
                 '--amp needs a CUDA GPU (mmengine AmpOptimWrapper); none is visible. '
                 'Drop --amp to train in fp32 on the CPU.'
             )
@@ -101,7 +100,7 @@ def apply_train_args(cfg: Config, args) -> Config:
         cfg.load_from = None
     elif args.resume is not None:
         if not osp.isfile(args.resume):
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f'--resume {args.resume!r}: no such checkpoint. Use --resume alone to '
                 f'continue from the latest checkpoint in {cfg.work_dir}.'
             )
@@ -109,13 +108,13 @@ def apply_train_args(cfg: Config, args) -> Config:
         cfg.load_from = args.resume
     if args.seed is not None:
         cfg.randomness = dict(seed=args.seed, deterministic=args.deterministic)
-    return setup_distributed(cfg)  # CPU-only multi-process runs: gloo, DDP without device_ids, SyncBN
+    return cfg
 
 
 def apply_test_args(cfg: Config, args) -> Config:
     """Apply the options of ``tools/test.py`` (checkpoint, work dir, TTA, results and drawings)."""
     if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(
+        raise MissingFileError(
             f'checkpoint {args.checkpoint!r} does not exist; pass the .pth written by '
             f'tools/train.py (work_dirs/<config>/epoch_N.pth or iter_N.pth)'
         )
@@ -124,14 +123,14 @@ def apply_test_args(cfg: Config, args) -> Config:
     scope = cfg.get('default_scope')
     if args.tta:
         if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
-            raise ValueError(f'{args.config} defines no tta_model/tta_pipeline, so --tta cannot be used')
+            raise ConfigError(f'{args.config} defines no tta_model/tta_pipeline, so --tta cannot be used')
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
     if args.show_dir:
         hook = cfg.default_hooks.get('visualization')
         if hook is None:
-            raise ValueError(f'{args.config} has no default_hooks.visualization, so --show-dir cannot draw')
+            raise ConfigError(f'{args.config} has no default_hooks.visualization, so --show-dir cannot draw')
         hook.draw = True
         hook.interval = 1
         if scope == 'mmdet':
@@ -147,7 +146,7 @@ def apply_test_args(cfg: Config, args) -> Config:
             cfg.test_evaluator.output_dir = args.out
         else:
             cfg.test_evaluator = _as_list(cfg.test_evaluator) + [dict(type='DumpResults', out_file_path=args.out)]
-    return setup_distributed(cfg)
+    return cfg
 
 
 def _as_list(evaluator):
@@ -186,7 +185,7 @@ def rebase_data_root(cfg, old_root: str, new_root: str) -> int:
         How many values were changed (0: the config does not use ``old_root``).
     """
     if not isinstance(new_root, str) or not new_root:
-        raise ValueError(f'data_root={new_root!r}: give a folder path, e.g. --cfg-options data_root=/data/coco/')
+        raise ConfigError(f'data_root={new_root!r}: give a folder path, e.g. --cfg-options data_root=/data/coco/')
     if old_root and old_root.endswith('/') and not new_root.endswith('/'):
         new_root += '/'  # the configs join data_root + 'annotations/...'
     changed, seen = [0], set()

@@ -33,6 +33,8 @@ from mmengine.registry import MODEL_WRAPPERS
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..errors import ConfigError, DeviceError
+
 __all__ = [
     'CPUDistributedDataParallel',
     'CPUSyncBatchNorm',
@@ -60,7 +62,7 @@ def setup_distributed(cfg):
         mmengine.Config: ``cfg``, changed in place.
 
     Raises:
-        ValueError: the config asks for a model wrapper other than DDP, which has no CPU version here.
+        ConfigError: the config asks for a model wrapper other than DDP, which has no CPU version here.
     """
     launcher = cfg.get('launcher', 'none')
     if launcher == 'none' or torch.cuda.is_available():
@@ -88,7 +90,7 @@ def setup_distributed(cfg):
     elif wrapper.get('type', 'MMDistributedDataParallel') in _DDP_TYPES:
         wrapper['type'] = 'CPUDistributedDataParallel'
     else:
-        raise ValueError(
+        raise ConfigError(
             f'model_wrapper_cfg.type={wrapper["type"]!r} has no CPU version; without a GPU '
             f'multi-process runs use DistributedDataParallel. Remove model_wrapper_cfg from the '
             f'config or run on GPUs.'
@@ -110,8 +112,8 @@ def init_cpu_process_group(launcher, dist_cfg=None):
             other keys except ``backend`` go to ``torch.distributed.init_process_group``.
 
     Raises:
-        ValueError: an unknown launcher.
-        RuntimeError: a variable the launcher should have set is missing.
+        ConfigError: an unknown launcher.
+        DeviceError: a variable the launcher should have set is missing.
     """
     kwargs = {k: v for k, v in dict(dist_cfg or {}).items() if k not in ('backend', 'port', 'init_backend')}
     if kwargs.get('timeout') is not None:
@@ -150,14 +152,14 @@ def init_cpu_process_group(launcher, dist_cfg=None):
         os.environ['RANK'] = os.environ['OMPI_COMM_WORLD_RANK']
         os.environ['LOCAL_RANK'] = os.environ['OMPI_COMM_WORLD_LOCAL_RANK']
     else:
-        raise ValueError(f'launcher {launcher!r} is not one of pytorch, slurm, mpi')
+        raise ConfigError(f'launcher {launcher!r} is not one of pytorch, slurm, mpi')
     dist.init_process_group(backend='gloo', init_method='env://', **kwargs)
 
 
 def _require_env(names, launcher, fix):
     missing = [n for n in names if n not in os.environ]
     if missing:
-        raise RuntimeError(
+        raise DeviceError(
             f'--launcher {launcher} needs the environment variables {missing}, which are not set; ' f'{fix}.'
         )
 

@@ -120,3 +120,13 @@ def test_missing_checkpoint_for_testing(tmp_path):
     args.checkpoint = str(tmp_path / 'missing.pth')
     with pytest.raises(FileNotFoundError, match="missing.pth' does not exist"):
         apply_test_args(_cfg(), args)
+
+
+def test_applying_arguments_creates_no_process_group(monkeypatch):
+    """The distributed set-up is the tool's own explicit step (engine.setup_distributed), not a side effect."""
+    import torch.distributed as dist
+
+    monkeypatch.setattr('torch.cuda.is_available', lambda: False)
+    cfg = apply_train_args(_cfg(), _train_args(launcher='pytorch'))  # no RANK/WORLD_SIZE: set-up would fail
+    assert cfg.launcher == 'pytorch' and not dist.is_initialized()
+    assert 'model_wrapper_cfg' not in cfg

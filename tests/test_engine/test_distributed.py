@@ -10,7 +10,7 @@ import torch.multiprocessing as mp
 from mmengine.config import Config
 from torch import nn
 
-from convnext_dense.apis.distributed import (
+from convnext_dense.engine.distributed import (
     CPUDistributedDataParallel,
     CPUSyncBatchNorm,
     convert_to_cpu_sync_batchnorm,
