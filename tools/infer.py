@@ -9,9 +9,11 @@ Uses mmdet's DetInferencer / mmseg's MMSegInferencer.
 """
 
 import argparse
+import sys
 
 import convnext_dense  # noqa: F401
 from convnext_dense.apis import load_config
+from convnext_dense.apis.cli import run_cli
 from convnext_dense.apis.inference import run_inference
 
 
@@ -36,4 +38,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_cli(main))  # a user mistake prints `error: ...` (exit code 2), not a traceback

@@ -10,7 +10,10 @@ Each subcommand is one entry of COMMANDS: a function adding its arguments and a 
 
 import argparse
 import json
+import sys
 import time
+
+from convnext_dense.apis.cli import run_cli
 
 
 def add_coco_args(parser):
@@ -110,4 +113,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_cli(main))  # a user mistake prints `error: ...` (exit code 2), not a traceback

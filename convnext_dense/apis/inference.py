@@ -9,6 +9,7 @@ import mmcv
 import numpy as np
 from mmengine.config import Config
 
+from ..errors import ConfigError, MissingFileError
 from ..utils import IMG_EXTENSIONS
 
 
@@ -17,10 +18,10 @@ def list_images(inputs: str) -> List[str]:
     if osp.isdir(inputs):
         files = sorted(osp.join(inputs, f) for f in os.listdir(inputs) if f.lower().endswith(IMG_EXTENSIONS))
         if not files:
-            raise FileNotFoundError(f'{inputs!r} holds no images ({", ".join(IMG_EXTENSIONS)})')
+            raise MissingFileError(f'{inputs!r} holds no images ({", ".join(IMG_EXTENSIONS)})')
         return files
     if not osp.isfile(inputs):
-        raise FileNotFoundError(f'{inputs!r} is neither an image file nor a folder')
+        raise MissingFileError(f'{inputs!r} is neither an image file nor a folder')
     return [inputs]
 
 
@@ -29,7 +30,7 @@ def run_inference(
 ) -> List[str]:
     """Predict every image of ``inputs``; write PNG drawings (and raw predictions) to ``out_dir``."""
     if not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
+        raise MissingFileError(f'checkpoint {checkpoint!r} does not exist')
     images = list_images(inputs)
     scope = cfg.get('default_scope')
     os.makedirs(out_dir, exist_ok=True)
@@ -59,7 +60,7 @@ def run_inference(
             mask = np.asarray(_single(result['predictions']), dtype=np.uint8)
             mmcv.imwrite(mask, osp.join(out_dir, 'masks', f'{name}.png'))
     else:
-        raise ValueError(
+        raise ConfigError(
             f"tools/infer.py draws detection (default_scope='mmdet') and segmentation ('mmseg') "
             f'predictions; this config has default_scope={scope!r}'
         )

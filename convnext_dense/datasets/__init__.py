@@ -1,10 +1,10 @@
 """Datasets: COCO and ADE20K with input checks (mmdet / mmseg), the ImageNet-style image folder
 (mmengine), and the synthetic demo data generators (:mod:`.synthetic`)."""
 
-from .ade import CheckedADE20KDataset, SyntheticADE20KDataset
-from .coco_checks import CheckedCocoDataset
+from .ade import CheckedADE20KDataset
+from .coco import CheckedCocoDataset
 from .imagefolder import ImageFolderDataset
-from .synthetic import generate_ade, generate_coco, generate_imagefolder
+from .synthetic import SyntheticADE20KDataset, generate_ade, generate_coco, generate_imagefolder
 
 __all__ = [
     'CheckedADE20KDataset',

@@ -20,8 +20,8 @@ far from the cause, or not at all (mmseg 1.2.2, checked by ``tests/test_datasets
 
 :class:`CheckedADE20KDataset` checks the folders and the image/label pairing when it is built, and
 each sample's label (values, channels, size against its image) the first time a process loads
-it, raising errors that name the file, the value and the fix. :class:`SyntheticADE20KDataset` is
-the same for the demo data of :mod:`convnext_dense.datasets.synthetic.ade`.
+it, raising errors that name the file, the value and the fix. The demo set's dataset,
+``SyntheticADE20KDataset``, is this class with its own classes (:mod:`convnext_dense.datasets.synthetic.ade`).
 """
 
 import io
@@ -35,8 +35,7 @@ from mmseg.datasets import ADE20KDataset
 from mmseg.registry import DATASETS
 from PIL import Image
 
-from .synthetic.ade import CLASSES as SYNTHETIC_CLASSES
-from .synthetic.ade import PALETTE as SYNTHETIC_PALETTE
+from ..errors import DataError, MissingFileError
 
 IGNORE_INDEX = 255
 _EXIF_ORIENTATION = 0x0112  # values 5..8 rotate by 90 degrees: OpenCV (mmseg's loader) swaps h and w
@@ -85,7 +84,7 @@ def check_seg_sample(
     )
     seg = seg.squeeze() if seg.ndim == 3 and seg.shape[-1] == 1 else seg
     if seg.ndim != 2:
-        raise ValueError(
+        raise DataError(
             f'label {seg_map_path!r} has shape {seg.shape}: a label must be a one-channel PNG of '
             f'class indices (mode L or P), not a colour rendering. Convert it to indices first.'
         )
@@ -98,14 +97,14 @@ def check_seg_sample(
             if reduce_zero_label
             else f'0..{num_classes - 1} = the classes'
         )
-        raise ValueError(
+        raise DataError(
             f'label {seg_map_path!r} holds value(s) {bad.tolist()[:10]} outside the {num_classes} '
             f'classes of this dataset: valid values are {convention}, and {ignore_index} = ignore. '
             f'Fix the file, or set the dataset metainfo / num_classes of the heads to match the data.'
         )
     img_hw = _decode(img_path, 'image', lambda: image_size(img_path, backend_args))
     if tuple(seg.shape) != tuple(img_hw):
-        raise ValueError(
+        raise DataError(
             f'label {seg_map_path!r} is {seg.shape[0]}x{seg.shape[1]} (HxW) but its image {img_path!r} '
             f"is {img_hw[0]}x{img_hw[1]}: a label must have its image's size, pixel for pixel."
         )
@@ -116,17 +115,17 @@ def _decode(path: str, kind: str, read):
     try:
         result = read()
     except FileNotFoundError as e:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f'{kind} {path!r} does not exist (it was listed when the dataset was built): '
             f'restore it, or remove the image and its label from the dataset.'
         ) from e
     except (OSError, ValueError, SyntaxError) as e:  # PIL's UnidentifiedImageError is an OSError
-        raise ValueError(
+        raise DataError(
             f'{kind} {path!r} cannot be decoded ({type(e).__name__}): the file is corrupt or not an '
             f'image. Replace it, or remove the image and its label from the dataset.'
         ) from e
     if result is None:
-        raise ValueError(
+        raise DataError(
             f'{kind} {path!r} cannot be decoded: the file is corrupt or not an image. Replace it, or '
             f'remove the image and its label from the dataset.'
         )
@@ -148,7 +147,7 @@ class _CheckedMixin:
             return super().load_data_list()
         for kind, folder in (('image', img_dir), ('annotation', ann_dir)):
             if folder is not None and not osp.isdir(folder):
-                raise FileNotFoundError(
+                raise MissingFileError(
                     f'{name}: {kind} folder {folder!r} does not exist (data_root={self.data_root!r}). {layout}. '
                     f'Put the data there (ADE20K: unzip ADEChallengeData2016.zip under data/ade/; demo data: '
                     f'python tools/make_demo_data.py ade --out data/synthetic_ade) or point the config at it '
@@ -156,12 +155,12 @@ class _CheckedMixin:
                 )
         data_list = super().load_data_list()
         if not data_list:
-            raise FileNotFoundError(f'{name}: no {self.img_suffix!r} image in {img_dir!r}. {layout}.')
+            raise MissingFileError(f'{name}: no {self.img_suffix!r} image in {img_dir!r}. {layout}.')
         if ann_dir is not None:
             missing = [d['seg_map_path'] for d in data_list if not osp.isfile(d['seg_map_path'])]
             if missing:
                 first = next(d for d in data_list if not osp.isfile(d['seg_map_path']))
-                raise FileNotFoundError(
+                raise MissingFileError(
                     f'{name}: {len(missing)} of {len(data_list)} images have no label; the first '
                     f'is {first["img_path"]!r}, whose label {missing[0]!r} does not exist. Each '
                     f'image needs a {self.seg_map_suffix!r} label of the same name under '
@@ -190,7 +189,7 @@ class _CheckedMixin:
             if 'failed to load image' not in str(e):
                 raise
             path = self.get_data_info(idx)['img_path']
-            raise ValueError(
+            raise DataError(
                 f'image {path!r} cannot be decoded: the file is corrupt or truncated. Replace it, or '
                 f'remove the image and its label from the dataset.'
             ) from e
@@ -204,14 +203,3 @@ class CheckedADE20KDataset(_CheckedMixin, ADE20KDataset):
         FileNotFoundError: at build time: a missing folder, no image, or an image without label.
         ValueError: on first load of a sample: see :func:`check_seg_sample`.
     """
-
-
-@DATASETS.register_module()
-class SyntheticADE20KDataset(CheckedADE20KDataset):
-    """The synthetic texture dataset of :func:`convnext_dense.datasets.synthetic.ade.generate_ade`.
-
-    ADE20K's format and label convention (0 = other, ignored; classes 1..5 on disk) with its own
-    five classes, so the palette and per-class tables name them.
-    """
-
-    METAINFO = dict(classes=SYNTHETIC_CLASSES, palette=[list(c) for c in SYNTHETIC_PALETTE])

@@ -29,6 +29,7 @@ from mmdet.datasets.api_wrappers import COCO
 from mmdet.registry import DATASETS
 from mmengine.logging import print_log
 
+from ..errors import DataError, MissingFileError
 from ..utils import shorten
 
 
@@ -42,7 +43,7 @@ class CheckedCOCO(COCO):
 
     def __init__(self, annotation_file: str, classes: Sequence[str] = ()):
         if not osp.isfile(annotation_file):
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f'COCO annotation file {annotation_file!r} does not exist. Check data_root and '
                 f'ann_file in the config (--cfg-options data_root=...); for the demo data run '
                 f'`python tools/make_demo_data.py coco --out data/synthetic_coco`.'
@@ -50,12 +51,12 @@ class CheckedCOCO(COCO):
         try:
             super().__init__(annotation_file)
         except json.JSONDecodeError as e:
-            raise ValueError(
+            raise DataError(
                 f'COCO annotation file {annotation_file!r} is not valid JSON ({e}); it is truncated or '
                 f'not an annotation file: re-create or re-download it.'
             ) from None
         except (AssertionError, KeyError, TypeError) as e:
-            raise ValueError(
+            raise DataError(
                 f'COCO annotation file {annotation_file!r} is not in COCO format ({type(e).__name__}: '
                 f'{e}); it needs a dict with lists "images", "annotations" and "categories".'
             ) from None
@@ -66,7 +67,7 @@ class CheckedCOCO(COCO):
     def _check_layout(self, annotation_file: str) -> None:
         missing = [key for key in ('images', 'categories') if not isinstance(self.dataset.get(key), list)]
         if missing:
-            raise ValueError(
+            raise DataError(
                 f'COCO annotation file {annotation_file!r} has no list {missing} (keys: '
                 f'{sorted(self.dataset)}); a COCO instances file needs "images", "annotations" and '
                 f'"categories".'
@@ -74,7 +75,7 @@ class CheckedCOCO(COCO):
         for ann in self.dataset.get('annotations', []):
             bad = [key for key in ('id', 'image_id', 'category_id', 'bbox') if key not in ann]
             if bad:
-                raise ValueError(
+                raise DataError(
                     f'COCO annotation file {annotation_file!r}: annotation {ann.get("id", "?")} lacks '
                     f'{bad}; every annotation needs id, image_id, category_id, bbox (and area, '
                     f'iscrowd, segmentation for masks).'
@@ -92,7 +93,7 @@ class CheckedCOCO(COCO):
         names = [cat['name'] for cat in self.dataset['categories']]
         unknown = [c for c in classes if c not in names]
         if unknown:
-            raise ValueError(
+            raise DataError(
                 f"COCO annotation file {annotation_file!r} has the categories {names}, but the dataset's classes "
                 f'[{shorten(unknown)}] are not among them ({len(unknown)} of {len(classes)}), so their annotations '
                 f'would be dropped silently. Set metainfo=dict(classes={tuple(names)}) in the dataset config (and the '
@@ -169,7 +170,7 @@ class CheckedCocoDataset(CocoDataset):
         if self.backend_args is None:  # local files: check the image folder before parsing anything
             img_dir = self.data_prefix.get('img', '')
             if img_dir and not osp.isdir(img_dir):
-                raise FileNotFoundError(
+                raise MissingFileError(
                     f'image folder {img_dir!r} (data_root={self.data_root!r}, data_prefix='
                     f'{self.data_prefix!r}) does not exist; fix data_root / data_prefix in the '
                     f'config or create the data (see {self.ann_file!r}).'
@@ -182,7 +183,7 @@ class CheckedCocoDataset(CocoDataset):
     def filter_data(self) -> List[dict]:
         kept = super().filter_data()
         if not kept and not self.test_mode:
-            raise ValueError(
+            raise DataError(
                 f'{self.ann_file}: no training image is left after filtering ({len(self.data_list)} '
                 f'images, filter_cfg={self.filter_cfg}, classes=[{shorten(self.metainfo["classes"])}])'
                 f'; the file needs images with annotations of these classes, or set '
@@ -195,7 +196,7 @@ class CheckedCocoDataset(CocoDataset):
             return super().prepare_data(idx)
         except FileNotFoundError as e:
             info = self.get_data_info(idx)
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f'image {info["img_path"]!r} (id {info["img_id"]} in {self.ann_file}) does not '
                 f'exist: check data_prefix, or remove the image from the annotation file.'
             ) from e
@@ -203,7 +204,7 @@ class CheckedCocoDataset(CocoDataset):
             if 'failed to load image' not in str(e):
                 raise
             info = self.get_data_info(idx)
-            raise ValueError(
+            raise DataError(
                 f'image {info["img_path"]!r} (id {info["img_id"]} in {self.ann_file}) cannot be decoded:'
                 f' the file is corrupt or not an image. Replace it (for the demo data re-run '
                 f'tools/make_demo_data.py) or remove it from the annotation file.'

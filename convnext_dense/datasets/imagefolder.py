@@ -23,6 +23,7 @@ from mmengine.structures import BaseDataElement
 from PIL import Image
 from timm.data import auto_augment, create_transform
 
+from ..errors import ConfigError, DataError, MissingFileError
 from ..utils import IMG_EXTENSIONS
 
 # create_transform options that are not the dataset's business: they run batched in ClsDataPreprocessor.
@@ -110,13 +111,13 @@ class ImageFolderDataset(BaseDataset):
         transform = dict(transform or {})
         misplaced = sorted(_PREPROCESSOR_KEYS & set(transform))
         if misplaced:
-            raise ValueError(
+            raise ConfigError(
                 f'ImageFolderDataset: transform options {misplaced} are not applied here. Normalisation and '
                 f"random erasing run batched in ClsDataPreprocessor (as in timm's PrefetchLoader): set "
                 f"data_preprocessor=dict(type='ClsDataPreprocessor', random_erasing=dict(probability=...))."
             )
         if 'pipeline' in kwargs:
-            raise ValueError(
+            raise ConfigError(
                 'ImageFolderDataset: use transform=dict(...) (timm create_transform arguments), '
                 'not an mmengine pipeline'
             )
@@ -134,14 +135,14 @@ class ImageFolderDataset(BaseDataset):
         if self.ann_file:
             return self._load_ann_file(root)
         if not osp.isdir(root):
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f'ImageFolderDataset: image folder {root!r} does not exist. Expected the ImageNet layout '
                 f'{root}/<class>/<image>.jpg; set data_root (--cfg-options train_dataloader.dataset.data_root=...) '
                 f'or make the demo data with: python tools/make_demo_data.py cls --out {self.data_root or "DIR"}'
             )
         found = sorted(e.name for e in os.scandir(root) if e.is_dir())
         if not found:
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f'ImageFolderDataset: {root!r} holds no class folders; expected ' f'{root}/<class>/<image>.jpg'
             )
         classes = self._metainfo.get('classes')
@@ -150,7 +151,7 @@ class ImageFolderDataset(BaseDataset):
             self._metainfo['classes'] = classes
         elif sorted(classes) != found:
             missing, extra = sorted(set(classes) - set(found)), sorted(set(found) - set(classes))
-            raise ValueError(
+            raise DataError(
                 f'ImageFolderDataset: the class folders of {root!r} do not match classes: missing '
                 f'{missing[:10]}, not in classes {extra[:10]}. Give the same classes as the training '
                 f'split or fix the folders.'
@@ -162,7 +163,7 @@ class ImageFolderDataset(BaseDataset):
                 e.name for e in os.scandir(folder) if e.is_file() and e.name.lower().endswith(IMG_EXTENSIONS)
             )
             if not files:
-                raise ValueError(
+                raise DataError(
                     f'ImageFolderDataset: class folder {folder!r} holds no images '
                     f'({", ".join(IMG_EXTENSIONS)}); add images or remove the folder.'
                 )
@@ -171,7 +172,7 @@ class ImageFolderDataset(BaseDataset):
 
     def _load_ann_file(self, root: str) -> List[dict]:
         if not osp.isfile(self.ann_file):
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f'ImageFolderDataset: ann_file {self.ann_file!r} does not exist; it lists '
                 f'"<path under {root}> <label>" per line (or drop ann_file to scan the folders)'
             )
@@ -183,19 +184,19 @@ class ImageFolderDataset(BaseDataset):
                     continue
                 parts = line.rsplit(maxsplit=1)
                 if len(parts) != 2 or not parts[1].isdigit():
-                    raise ValueError(
+                    raise DataError(
                         f'ImageFolderDataset: {self.ann_file}:{number}: {line.strip()!r} is not '
                         f'"<relative image path> <integer label>"'
                     )
                 label = int(parts[1])
                 if classes is not None and label >= len(classes):
-                    raise ValueError(
+                    raise DataError(
                         f'ImageFolderDataset: {self.ann_file}:{number}: label {label} but only '
                         f'{len(classes)} classes are given'
                     )
                 data_list.append(dict(img_path=osp.join(root, parts[0].strip()), gt_label=label))
         if not data_list:
-            raise ValueError(f'ImageFolderDataset: ann_file {self.ann_file!r} lists no images')
+            raise DataError(f'ImageFolderDataset: ann_file {self.ann_file!r} lists no images')
         return data_list
 
     def prepare_data(self, idx: int) -> dict:
@@ -205,7 +206,7 @@ class ImageFolderDataset(BaseDataset):
             with Image.open(path) as img:
                 img = img.convert('RGB')
         except (OSError, ValueError) as e:  # PIL's UnidentifiedImageError is an OSError
-            raise OSError(
+            raise DataError(
                 f'ImageFolderDataset: cannot read image {path!r} ({type(e).__name__}: {e}); '
                 f'replace or delete the file.'
             ) from e

@@ -43,6 +43,7 @@ from mmengine.logging import HistoryBuffer, print_log
 from mmengine.registry import HOOKS
 from mmengine.runner.checkpoint import load_state_dict
 
+from ..errors import ConfigError, TrainingError
 from .checkpoint_io import ATOMIC_BACKEND, atomic_write
 
 
@@ -254,7 +255,7 @@ class NonFiniteLossHook(Hook):
             return
         last = runner.message_hub.get_info('last_ckpt')
         terms = ', '.join(f'{k}={v:.4g}' for k, v in values.items())
-        raise RuntimeError(
+        raise TrainingError(
             f'Non-finite loss at iteration {runner.iter + 1} (epoch {runner.epoch + 1}): {", ".join(bad)} '
             f'{"is" if len(bad) == 1 else "are"} not finite ({terms}). Training stopped before this '
             f'iteration\'s weights were saved; the last good checkpoint is {last or "none (none was written yet)"}. '
@@ -321,7 +322,7 @@ class CocoOutfileHook(Hook):
             for key, value in fields.items():
                 prefix = prefix.replace('{' + key + '}', str(value))
             if '{' in prefix or '}' in prefix:
-                raise ValueError(
+                raise ConfigError(
                     f'{type(metric).__name__}.outfile_prefix={metric.outfile_prefix!r} holds an unknown '
                     f'field; CocoOutfileHook fills only {{log_dir}}, {{work_dir}} and {{timestamp}}'
                 )

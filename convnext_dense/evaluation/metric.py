@@ -12,6 +12,8 @@ import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.registry import METRICS
 
+from ..errors import ConfigError
+
 
 @METRICS.register_module()
 class TopKAccuracy(BaseMetric):
@@ -40,14 +42,14 @@ class TopKAccuracy(BaseMetric):
         super().__init__(collect_device=collect_device, prefix=prefix)
         topk = (topk,) if isinstance(topk, int) else tuple(topk)
         if not topk or any(not isinstance(k, int) or k < 1 for k in topk):
-            raise ValueError(f'TopKAccuracy: topk={topk} must be positive ints, e.g. (1, 5)')
+            raise ConfigError(f'TopKAccuracy: topk={topk} must be positive ints, e.g. (1, 5)')
         self.topk = topk
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
             score = torch.as_tensor(sample['pred_score'])
             if max(self.topk) > score.numel():
-                raise ValueError(
+                raise ConfigError(
                     f'TopKAccuracy: topk={self.topk} but the model scores {score.numel()} classes; '
                     f"use k <= {score.numel()} (e.g. val_evaluator=dict(type='TopKAccuracy', "
                     f'topk=(1,)))'

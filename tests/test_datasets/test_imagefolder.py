@@ -14,6 +14,7 @@ from PIL import Image
 
 from convnext_dense.datasets import ImageFolderDataset
 from convnext_dense.datasets.synthetic import SHAPES, TEXTURES, ade, draw, generate_imagefolder, imagefolder
+from convnext_dense.errors import DataError
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -82,7 +83,7 @@ def test_unreadable_image_names_the_file(tiny_folder, tmp_path):
     bad = tmp_path / 'd' / 'val' / 'circle' / '000000.jpg'
     bad.write_bytes(b'not a jpeg')
     ds = ImageFolderDataset(str(tmp_path / 'd'), 'val', transform=dict(input_size=32))
-    with pytest.raises(OSError, match=f"cannot read image '{bad}'"):
+    with pytest.raises(DataError, match=f"cannot read image '{bad}'"):
         ds[0]
     assert ds[1]['inputs'].shape == (3, 32, 32)
 

@@ -11,7 +11,8 @@ colour) labelled 0, ADE20K's "unlabelled/other" value. Image sizes vary around `
 ADE20K's do.
 
 The layout and label convention are ADE20K's (``ADEChallengeData2016``), so mmseg's ADE20K
-pipeline reads it unchanged with ``reduce_zero_label=True``::
+pipeline reads it unchanged with ``reduce_zero_label=True`` (:class:`SyntheticADE20KDataset`, registered in
+mmseg's scope, is ``CheckedADE20KDataset`` with these classes)::
 
     out_dir/
         images/training/ADE_train_00000001.jpg ...       RGB, JPEG quality 95
@@ -38,7 +39,10 @@ from typing import Dict, List, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
+from mmseg.registry import DATASETS
 
+from ...errors import ConfigError
+from ..ade import CheckedADE20KDataset
 from .draw import TEXTURES, polygon_mask, texture
 
 # Label value k + 1 on disk is CLASSES[k]; 0 is "other" (ignored, as in ADE20K). The classes are the
@@ -175,13 +179,13 @@ def generate_ade(
     """
     size_hw = (int(image_size), int(image_size)) if np.isscalar(image_size) else tuple(int(s) for s in image_size)
     if len(size_hw) != 2 or min(size_hw) < 32:
-        raise ValueError(f'generate_ade: image_size={image_size!r} must be an int or (height, width), each >= 32')
+        raise ConfigError(f'generate_ade: image_size={image_size!r} must be an int or (height, width), each >= 32')
     if num_train < 1 or num_val < 1:
-        raise ValueError(f'generate_ade: num_train={num_train} and num_val={num_val} must be >= 1')
+        raise ConfigError(f'generate_ade: num_train={num_train} and num_val={num_val} must be >= 1')
     if max_objects < 1:
-        raise ValueError(f'generate_ade: max_objects={max_objects} must be >= 1')
+        raise ConfigError(f'generate_ade: max_objects={max_objects} must be >= 1')
     if not 0 <= other_prob <= 1:
-        raise ValueError(f'generate_ade: other_prob={other_prob} must be in [0, 1]')
+        raise ConfigError(f'generate_ade: other_prob={other_prob} must be in [0, 1]')
     # Independent streams per split: val is never a copy or prefix of train, whatever the counts.
     train_rng, val_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     render = dict(max_objects=max_objects, other_prob=other_prob)
@@ -200,3 +204,14 @@ def split_files(out_dir: str, split: str) -> List[Tuple[str, str]]:
     img_dir = osp.join(out_dir, 'images', folder)
     stems = sorted(osp.splitext(f)[0] for f in os.listdir(img_dir) if f.endswith('.jpg'))
     return [(osp.join(img_dir, s + '.jpg'), osp.join(out_dir, 'annotations', folder, s + '.png')) for s in stems]
+
+
+@DATASETS.register_module()
+class SyntheticADE20KDataset(CheckedADE20KDataset):
+    """The dataset of :func:`generate_ade`'s output, with the checks of :class:`CheckedADE20KDataset`.
+
+    ADE20K's format and label convention (0 = other, ignored; classes 1..5 on disk) with its own
+    five classes, so the palette and per-class tables name them.
+    """
+
+    METAINFO = dict(classes=CLASSES, palette=[list(c) for c in PALETTE])

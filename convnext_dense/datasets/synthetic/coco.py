@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from ...errors import ConfigError
 from .draw import HUES as SHAPE_HUES
 from .draw import SHAPES, background, contrasting_colour, fill, finish, shape_mask
 
@@ -172,13 +173,13 @@ def generate_coco(
     """
     size_hw = (int(image_size), int(image_size)) if np.isscalar(image_size) else tuple(int(s) for s in image_size)
     if len(size_hw) != 2 or min(size_hw) < 32:
-        raise ValueError(f'generate_coco: image_size={image_size!r} must be an int or (height, width), each >= 32')
+        raise ConfigError(f'generate_coco: image_size={image_size!r} must be an int or (height, width), each >= 32')
     if num_train < 1 or num_val < 1:
-        raise ValueError(f'generate_coco: num_train={num_train} and num_val={num_val} must be >= 1')
+        raise ConfigError(f'generate_coco: num_train={num_train} and num_val={num_val} must be >= 1')
     if not 0 < size_range[0] <= size_range[1] <= 1:
-        raise ValueError(f'generate_coco: size_range={size_range} must satisfy 0 < min <= max <= 1')
+        raise ConfigError(f'generate_coco: size_range={size_range} must satisfy 0 < min <= max <= 1')
     if max_objects < 1:
-        raise ValueError(f'generate_coco: max_objects={max_objects} must be >= 1')
+        raise ConfigError(f'generate_coco: max_objects={max_objects} must be >= 1')
     os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
     # Independent streams per split: val is never a copy or prefix of train, whatever the counts.
     train_rng, val_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))

@@ -45,6 +45,7 @@ from typing import Dict, Tuple
 import numpy as np
 from PIL import Image
 
+from ...errors import ConfigError
 from .draw import HUES, SHAPES, TEXTURES, background, contrasting_colour, fill, finish, shape_mask, texture
 
 # The classification demo's classes: the shape kinds, then the segmentation demo's textures.
@@ -108,17 +109,17 @@ def generate_imagefolder(
         ValueError: ``num_classes`` outside 2..13, a count below 1 or ``image_size`` below 16.
     """
     if not 2 <= num_classes <= len(CLASSES):
-        raise ValueError(
+        raise ConfigError(
             f'generate_imagefolder: num_classes={num_classes} must be in 2..{len(CLASSES)} '
             f'(the classes are {CLASSES})'
         )
     if num_train_per_class < 1 or num_val_per_class < 1:
-        raise ValueError(
+        raise ConfigError(
             f'generate_imagefolder: num_train_per_class={num_train_per_class} and '
             f'num_val_per_class={num_val_per_class} must be >= 1'
         )
     if image_size < 16:
-        raise ValueError(f'generate_imagefolder: image_size={image_size} must be >= 16 pixels')
+        raise ConfigError(f'generate_imagefolder: image_size={image_size} must be >= 16 pixels')
     classes = CLASSES[:num_classes]
     train_rng, val_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     return dict(

@@ -5,7 +5,7 @@
 #
 # Layout under data_root (the standard one):  annotations/instances_{train,val}2017.json,
 # train2017/, val2017/. To read another root:  --cfg-options data_root=/path/to/coco/
-# mmdet's CocoDataset plus early, explicit errors for broken files (convnext_dense/datasets/coco_checks.py).
+# mmdet's CocoDataset plus early, explicit errors for broken files (convnext_dense/datasets/coco.py).
 dataset_type = 'CheckedCocoDataset'
 data_root = 'data/coco/'
 backend_args = None  # local files; the classes are the 80 of COCO (CocoDataset.METAINFO)
