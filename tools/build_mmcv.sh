@@ -7,6 +7,8 @@
 #   bash tools/build_mmcv.sh --python 3.12 --cuda-arch 9.0             # CUDA ops for H100/H200, Python 3.12
 #   bash tools/build_mmcv.sh --python 3.11 --cuda-arch "8.0;8.6;8.9;9.0"
 #
+# --toolkit auto|system|pypi: where nvcc comes from for CUDA ops (auto: the system's when its CUDA version is
+# torch's, else PyPI's). --jobs N: parallel compile jobs (default: all cores).
 # --python names an interpreter that already has the pinned torch (a venv's python) or a version X.Y; for
 # a version, a build venv with the pinned torch is made under the cache and kept for the next build.
 # For CUDA ops without a system nvcc that matches torch's CUDA, the compiler comes from PyPI
@@ -20,16 +22,18 @@ REQ="$ROOT/requirements.txt"
 CACHE="${CONVNEXT_DENSE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/convnext_dense}"
 pin() { grep -E "^$1==" "$REQ" | head -n1 | cut -d= -f3; }
 
-PYTHON_ARG="" ARCH="" JOBS="${MAX_JOBS:-$(nproc)}"
+PYTHON_ARG="" ARCH="" TOOLKIT=auto JOBS="${MAX_JOBS:-$(nproc)}"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --python) PYTHON_ARG="$2"; shift 2 ;;
     --cuda-arch) ARCH="$2"; shift 2 ;;
     --jobs) JOBS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --toolkit) TOOLKIT="$2"; shift 2 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "error: unknown option '$1' (see: bash tools/build_mmcv.sh --help)" >&2; exit 2 ;;
   esac
 done
+[[ "$TOOLKIT" =~ ^(auto|system|pypi)$ ]] || { echo "error: --toolkit $TOOLKIT: use auto, system or pypi" >&2; exit 2; }
 [[ -n "$PYTHON_ARG" ]] || { echo "error: --python is required (a python path or a version such as 3.12)" >&2; exit 2; }
 
 MMCV_VER="$(pin mmcv)" TORCH_VER="$(pin torch)"
@@ -69,18 +73,26 @@ else
   [[ "$TORCH_CUDA" != none ]] || { echo "error: torch $TORCH_FULL in $PY is a CPU build; a CUDA-ops mmcv needs a CUDA torch" >&2; exit 2; }
   kind="cuda-ops-sm$(echo "$ARCH" | tr -d '. ' | tr ';' '-')"
   export FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="$ARCH"
+  # nvcc may be a wrapper script on PATH (/usr/local/bin/nvcc -> /usr/local/cuda-13.0/bin/nvcc): its own
+  # install root is the TOP it reports, not two folders above the script (torch's guess, wrong there).
+  sys_cuda_home="$(nvcc --dryrun -x cu -c /dev/null -o /dev/null 2>&1 | sed -n 's/^#\$ TOP=//p' | head -n1 || true)"
+  [[ -n "$sys_cuda_home" ]] && sys_cuda_home="$(cd "$sys_cuda_home" && pwd -P)"
   sys_nvcc_cuda="$(nvcc --version 2>/dev/null | sed -n 's/.*release \([0-9]*\.[0-9]*\).*/\1/p' || true)"
-  if [[ -n "${CUDA_HOME:-}" && -x "$CUDA_HOME/bin/nvcc" ]]; then
+  if [[ -n "${CUDA_HOME:-}" && -x "$CUDA_HOME/bin/nvcc" && "$TOOLKIT" != pypi ]]; then
     log "CUDA_HOME=$CUDA_HOME (set by you)"
-  elif [[ "$sys_nvcc_cuda" == "$TORCH_CUDA" ]]; then
-    CUDA_HOME="$(dirname "$(dirname "$(command -v nvcc)")")"
+  elif [[ "$TOOLKIT" != pypi && -n "$sys_cuda_home" && "$sys_nvcc_cuda" == "$TORCH_CUDA" ]]; then
+    CUDA_HOME="$sys_cuda_home"
     log "system nvcc, CUDA $sys_nvcc_cuda = torch's CUDA: CUDA_HOME=$CUDA_HOME"
+  elif [[ "$TOOLKIT" == system ]]; then
+    echo "error: --toolkit system, but the nvcc on PATH is CUDA ${sys_nvcc_cuda:-none} and torch is built with CUDA" \
+         "$TORCH_CUDA. Install the CUDA $TORCH_CUDA toolkit, or use --toolkit pypi." >&2
+    exit 2
   else
     major="${TORCH_CUDA%%.*}"
     # The cuda-toolkit meta-package's version follows CUDA's; 13.0.2 is the one tested here for CUDA 13.0.
     toolkit="cuda-toolkit[nvcc,crt,cccl,nvvm,cudart]==$TORCH_CUDA.*"
     [[ "$TORCH_CUDA" == 13.0 ]] && toolkit="cuda-toolkit[nvcc,crt,cccl,nvvm,cudart]==13.0.2"
-    log "no nvcc for CUDA $TORCH_CUDA on this machine (found: ${sys_nvcc_cuda:-none}): the compiler comes from PyPI, $toolkit"
+    log "the compiler comes from PyPI, $toolkit (system nvcc: CUDA ${sys_nvcc_cuda:-none}; --toolkit $TOOLKIT)"
     "${PIP[@]}" install "$toolkit"
     CUDA_HOME="$("$PY" -c 'import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], "cu'"$major"'"))')"
     [[ -x "$CUDA_HOME/bin/nvcc" ]] || { echo "error: $toolkit did not put nvcc in $CUDA_HOME/bin" >&2; exit 1; }
