@@ -7,7 +7,7 @@ DET_DEMO := configs/detection/demo/cascade_convnext_demo.py
 SEG_DEMO := configs/segmentation/demo/upernet_convnext_demo.py
 CLS_DEMO := configs/classification/demo/convnext_demo.py
 
-.PHONY: setup test test-slow test-demo test-gpu lint demo demo-seg demo-cls demo-chain demo-chain-small demo-all format
+.PHONY: setup test test-slow test-demo test-gpu gpu-check mmcv-wheel wheelhouse lint demo demo-seg demo-cls demo-chain demo-chain-small demo-all format
 
 setup:
 	@bash tools/setup_env.sh
@@ -33,6 +33,22 @@ test-demo: setup
 # each demo trained a few iterations with AMP and evaluated (tests/test_gpu; skipped without a GPU).
 test-gpu: setup
 	$(PY) -m pytest -m cuda -q -rs tests/test_gpu
+
+# The whole GPU check in one call (install from a kit, make test-gpu, GPU benchmarks; one report), for a
+# short lease on a GPU machine; without a GPU it runs the install and import checks and says the rest was
+# skipped. KIT=DIR installs from a wheelhouse first (docs/gpu.md).
+gpu-check:
+	python3 tools/gpu_check.py $(if $(KIT),--kit $(KIT),--no-install) --out work_dirs/gpu_check
+
+# The mmcv wheel for another machine, built here without a GPU into the wheel cache, e.g.
+#   make mmcv-wheel PYTHON_VERSION=3.12 CUDA_ARCH=9.0        (about an hour per arch on 2 cores)
+mmcv-wheel:
+	bash tools/build_mmcv.sh --python $(or $(PYTHON_VERSION),3.11) $(if $(CUDA_ARCH),--cuda-arch "$(CUDA_ARCH)")
+
+# Every wheel an offline machine needs, with a manifest (docs/gpu.md), e.g. the GPU machines' minimal kit:
+#   make wheelhouse PYTHON_VERSION=3.12 CUDA_ARCH=9.0 KIT=gpu-minimal OUT=kits/gpu-py312-sm90
+wheelhouse:
+	python3 tools/make_wheelhouse.py build --python $(or $(PYTHON_VERSION),3.11) $(if $(CUDA_ARCH),--cuda-arch "$(CUDA_ARCH)") --kit $(or $(KIT),full) --out $(or $(OUT),wheelhouse)
 
 # Each demo set is rewritten when its generator changes (a stale set would train on the old data).
 data/synthetic_coco/annotations/instances_val.json: convnext_dense/datasets/synthetic/coco.py convnext_dense/datasets/synthetic/draw.py | $(STAMP)

@@ -61,7 +61,7 @@ else
   fi
 fi
 PIP=("$PY" -m pip --disable-pip-version-check -q)
-"${PIP[@]}" install "setuptools<70" wheel ninja
+"${PIP[@]}" install -c "$REQ" "setuptools<70" wheel ninja
 
 read -r TORCH_FULL PYTAG TORCH_CUDA < <("$PY" -c 'import sys, torch; print(torch.__version__, f"{sys.version_info[0]}{sys.version_info[1]}", torch.version.cuda or "none")')
 
