@@ -6,7 +6,7 @@ from authors_layout import AuthorsConvNeXt
 from timm_reference import fb_state_dict, mmpretrain_state_dict, randomise_, timm_stage_features
 
 from convnext_dense.models import ConvNeXt, convert_state_dict, load_pretrained
-from convnext_dense.models.checkpoint import infer_arch
+from convnext_dense.models.state_dict import infer_arch
 
 
 def _assert_features_equal(net, timm_model, hw=(64, 80)):

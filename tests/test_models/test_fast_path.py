@@ -5,9 +5,11 @@ import math
 
 import pytest
 import torch
+from timm.layers import LayerNormFp32
 
 from convnext_dense.models import ConvNeXt
-from convnext_dense.models.convnext import GRN, Block, LayerNorm, fuse_state_dict
+from convnext_dense.models.convnext import GRN, ConvNeXtBlock
+from convnext_dense.models.state_dict import fuse_state_dict
 
 V1 = dict(depths=(1, 1, 2, 1), dims=(8, 16, 32, 64))
 V2 = dict(V1, grn=True)
@@ -57,13 +59,13 @@ def test_default_fast_path_equals_the_released_block_formulation(arch):
 
 def test_onednn_path_is_taken_in_inference_and_not_with_gradients(monkeypatch):
     calls = []
-    real = Block._forward_onednn
+    real = ConvNeXtBlock._forward_onednn
 
     def spy(self, *args):
         calls.append(1)
         return real(self, *args)
 
-    monkeypatch.setattr(Block, '_forward_onednn', spy)
+    monkeypatch.setattr(ConvNeXtBlock, '_forward_onednn', spy)
     net = randomised()
     run(net, X)
     if torch.backends.mkldnn.is_available():
@@ -160,7 +162,7 @@ def test_norms_compute_in_fp32_so_fp16_activations_do_not_overflow():
     overflow for activations of a few hundred; ours give the fp32 result."""
     x = torch.randn(2, 5, 7, 64) * 3000
     x[..., 0] = 60000.0
-    ln = LayerNorm(64, eps=1e-6)
+    ln = LayerNormFp32(64, eps=1e-6)
     half = ln(x.half())
     assert half.dtype == torch.float16 and torch.isfinite(half).all()
     assert torch.isinf((x.half() - x.half().mean(-1, keepdim=True)).pow(2).mean(-1)).any(), 'naive one overflows'
