@@ -71,6 +71,19 @@ _LOW_PRECISION = (torch.float16, torch.bfloat16)
 _ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, '_linear_pointwise')
 
 
+# The two calls of oneDNN's private fused Linear op (the ones inductor emits on CPU), kept in one place:
+# the op's signature is not public and may change with torch; tests/test_models/test_fast_path.py
+# calls both against plain torch and names the torch version when they break.
+def onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, gelu: bool) -> torch.Tensor:
+    """``F.linear(x, weight, bias)``, followed by exact GELU when ``gelu``, as one oneDNN kernel."""
+    return torch.ops.mkldnn._linear_pointwise(x, weight, bias, 'gelu' if gelu else 'none', [], 'none' if gelu else None)
+
+
+def onednn_linear_add(x: torch.Tensor, other: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """``F.linear(x, weight, bias) + other`` as one oneDNN kernel."""
+    return torch.ops.mkldnn._linear_pointwise.binary(x, other, weight, bias, 'add')
+
+
 class GRN(nn.Module):
     """Global Response Normalization (ConvNeXt V2) on NHWC tensors, as timm's ``GlobalResponseNorm``.
 
@@ -164,23 +177,15 @@ class ConvNeXtBlock(nn.Module):
 
     def _forward_onednn(self, shortcut: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The same block through oneDNN: Linear+bias+GELU, then Linear+bias+residual in one kernel each."""
-        ops = torch.ops.mkldnn
         gelu = isinstance(self.act, nn.GELU) and self.act.approximate == 'none'
-        h = ops._linear_pointwise(
-            self.norm(y),
-            self.pwconv1.weight,
-            self.pwconv1.bias,
-            'gelu' if gelu else 'none',
-            [],
-            'none' if gelu else None,
-        )
+        h = onednn_linear(self.norm(y), self.pwconv1.weight, self.pwconv1.bias, gelu)
         if not gelu:
             h = self.act(h)
         h = self.grn(h)
         weight, bias = self.pwconv2.weight, self.pwconv2.bias
         if self.gamma is not None:  # folded on the fly: a (C, 4C) multiply, small next to the activations
             weight, bias = weight * self.gamma[:, None], bias * self.gamma
-        out = ops._linear_pointwise.binary(h, shortcut.permute(0, 2, 3, 1), weight, bias, 'add')
+        out = onednn_linear_add(h, shortcut.permute(0, 2, 3, 1), weight, bias)
         return out.permute(0, 3, 1, 2)
 
 
