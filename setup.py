@@ -19,7 +19,8 @@ setup(
     # torch: the tested range (requirements.txt pins 2.11.0). The CPU fast path calls oneDNN's private
     # torch.ops.mkldnn._linear_pointwise, whose signature may change in any torch release
     # (tests/test_models/test_fast_path.py checks it); widen the range once the tests pass on a newer torch.
-    install_requires=['torch>=2.11,<2.12', 'timm>=0.9', 'mmengine>=0.10,<0.11', 'mmcv>=2.0,<2.2',
+    # timm: 1.0.17 is the first with the LayerNormFp32 / LayerNorm2dFp32 the backbone and the classifier use.
+    install_requires=['torch>=2.11,<2.12', 'timm>=1.0.17', 'mmengine>=0.10,<0.11', 'mmcv>=2.0,<2.2',
                       'mmdet>=3.1,<3.4', 'mmsegmentation>=1.1,<1.3', 'pycocotools', 'ftfy', 'regex'],
     license='MIT',
 )
