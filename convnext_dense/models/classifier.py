@@ -4,10 +4,10 @@ This is the released classifier (facebookresearch/ConvNeXt ``models/convnext.py`
 over the pooled features, eps 1e-6, then ``self.head``; ``head_init_scale`` multiplies the initial
 head weights), with timm's head, ``NormMlpClassifierHead`` as timm's ConvNeXt builds it (pool ->
 norm -> dropout -> ``fc``; parameter names ``head.norm``, ``head.fc``), its norm the backbone's float32
-channels-first LayerNorm. The backbone
-is this project's dense :class:`~convnext_dense.models.ConvNeXt` returning its last stage without an
-output norm, so a checkpoint's ``backbone.*`` weights are exactly what detection and segmentation
-load (:func:`convnext_dense.models.load_pretrained` reports ``norm``/``head`` as unused).
+channels-first LayerNorm. The backbone is this project's dense :class:`~convnext_dense.models.ConvNeXt`
+returning its last stage without an output norm, so a checkpoint's ``backbone.*`` weights are exactly
+what detection and segmentation load (:func:`convnext_dense.models.load_pretrained` reports
+``norm``/``head`` as unused).
 
 Losses are timm's, chosen as the release chooses them: :class:`~timm.loss.SoftTargetCrossEntropy`
 on Mixup/CutMix soft targets, otherwise :class:`~timm.loss.LabelSmoothingCrossEntropy` (plain cross
