@@ -51,7 +51,6 @@ timm's small models (``conv_mlp=True``: V2 atto..nano) hold the pointwise layers
 Checkpoints of this project's classifier (``backbone.*`` + ``head.norm`` / ``head.fc``, the EMA copy
 under ``ema_state_dict``) and of its detectors and segmentors (``backbone.*`` among other modules)
 are recognised by their ``backbone.`` prefix.
-
 """
 
 import math
