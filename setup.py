@@ -16,7 +16,11 @@ setup(
     packages=find_packages(include=['convnext_dense', 'convnext_dense.*']),
     python_requires='>=3.9',
     # Exact versions live in requirements.txt; these are the loose requirements of the package.
-    install_requires=['torch>=2.0', 'timm>=0.9', 'mmengine>=0.10,<0.11', 'mmcv>=2.0,<2.2',
+    # torch: the tested range (requirements.txt pins 2.11.0). The CPU fast path calls oneDNN's private
+    # torch.ops.mkldnn._linear_pointwise, whose signature may change in any torch release
+    # (tests/test_models/test_fast_path.py checks it); widen the range once the tests pass on a newer torch.
+    # timm: 1.0.17 is the first with the LayerNormFp32 / LayerNorm2dFp32 the backbone and the classifier use.
+    install_requires=['torch>=2.11,<2.12', 'timm>=1.0.17', 'mmengine>=0.10,<0.11', 'mmcv>=2.0,<2.2',
                       'mmdet>=3.1,<3.4', 'mmsegmentation>=1.1,<1.3', 'pycocotools', 'ftfy', 'regex'],
     license='MIT',
 )

@@ -11,12 +11,16 @@ and ``meta`` (source file, inferred arch). It is written atomically.
 
 import argparse
 import io
+import sys
 
 import torch
 
 import convnext_dense  # noqa: F401
+from convnext_dense.apis.cli import run_cli
 from convnext_dense.engine import atomic_write
-from convnext_dense.models.checkpoint import _describe, convert_state_dict, infer_arch, read_checkpoint
+from convnext_dense.errors import CheckpointError
+from convnext_dense.models.checkpoint import read_checkpoint
+from convnext_dense.models.state_dict import convert_state_dict, describe_arch, infer_arch
 
 
 def main():
@@ -29,14 +33,14 @@ def main():
     state = convert_state_dict(read_checkpoint(args.src, use_ema=args.ema))
     arch = infer_arch(state)
     if arch is None:
-        raise SystemExit(
+        raise CheckpointError(
             f'{args.src}: no ConvNeXt stages found (keys such as {list(state)[:5]}); ' f'is this a ConvNeXt checkpoint?'
         )
     buffer = io.BytesIO()
     torch.save({'state_dict': state, 'meta': dict(source=args.src, ema=args.ema, arch=arch)}, buffer)
     atomic_write(buffer.getvalue(), args.dst)
-    print(f'{args.dst}: {len(state)} tensors, {_describe(arch)}{" (EMA)" if args.ema else ""}')
+    print(f'{args.dst}: {len(state)} tensors, {describe_arch(arch)}{" (EMA)" if args.ema else ""}')
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_cli(main))

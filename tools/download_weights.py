@@ -19,6 +19,8 @@ import sys
 
 from mmengine.config import Config
 
+from convnext_dense import hub
+from convnext_dense.apis.cli import run_cli
 from convnext_dense.models import weights as W
 
 
@@ -27,7 +29,7 @@ def print_table() -> None:
     for w in W.RELEASED_WEIGHTS.values():
         top1 = f'{w.top1:.1f}' if w.top1 is not None else '-'
         print(f'{w.name:34} {w.arch:9} {w.data:26} {w.resolution:>4} {top1:>6}  {w.url}')
-    print(f'\ncache: {W.cache_dir()}')
+    print(f'\ncache: {hub.cache_dir()}')
 
 
 def main(argv=None) -> int:
@@ -40,7 +42,7 @@ def main(argv=None) -> int:
         help='a released checkpoint by name (see --list), e.g. convnext_tiny_1k_224; repeatable',
     )
     parser.add_argument('--list', action='store_true', help='print the table of released weights and exit')
-    parser.add_argument('--out-dir', help=f'download here instead of the cache ({W.cache_dir()})')
+    parser.add_argument('--out-dir', help=f'download here instead of the cache ({hub.cache_dir()})')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     args = parser.parse_args(argv)
 
@@ -69,11 +71,7 @@ def main(argv=None) -> int:
         wanted += [(key, url) for key, url in found if url not in [u for _, u in wanted]]
 
     for key, url in wanted:
-        try:
-            path = W.fetch(url, out_dir=args.out_dir, progress=not args.no_progress)
-        except W.WeightsDownloadError as e:
-            print(f'error: {e}', file=sys.stderr)
-            return 1
+        path = hub.fetch(url, out_dir=args.out_dir, progress=not args.no_progress)  # run_cli reports a failure
         entry = W.released(url)
         print(f'{path}  ({entry.name}, {entry.arch}, {entry.data})' if entry else path)
         if args.out_dir:
@@ -82,4 +80,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(main))

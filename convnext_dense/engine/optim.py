@@ -8,11 +8,13 @@ mmengine's registry, in the two forms the authors use:
   (V1 fine-tuning, ``--layer_decay``), which is also ConvNeXt-V2's ``--layer_decay_type group`` (B/L/H).
   The stem is layer 0; stage 0 -> 1; downsample 1 and stage 1 -> 2; downsample 2 -> 3; stage-2 block
   ``j`` -> ``3 + j // 3``; downsample 3 and stage 3 -> ``num_layers`` (12 in the release); anything
-  else (the head) -> ``num_layers + 1``. mmdet's ``get_layer_id_for_convnext`` is the same function.
+  else (the head) -> ``num_layers + 1``. This is mmdet's ``get_layer_id_for_convnext``, used here as mmdet
+  exports it (``tests/test_engine/test_layer_decay.py`` checks its ids against the release's for every
+  parameter of the T/S/B classifiers).
 * ``decay_type='single'``: ConvNeXt-V2 ``get_num_layer_for_convnext_single`` (``--layer_decay_type
   single``, atto..tiny): every block its own layer. Downsample ``i`` -> ``sum(depths[:i]) + 1``;
   block ``j`` of stage ``i`` -> ``sum(depths[:i]) + j + 1``; the head -> ``sum(depths) + 1``, and
-  ``num_layers`` is ``sum(depths)``.
+  ``num_layers`` is ``sum(depths)``. Ours: mmdet and mmseg have no such function.
 
 In both, layer ``i`` gets ``lr * decay_rate ** (num_layers + 1 - i)`` (the release's
 ``LayerDecayValueAssigner`` values), so the head trains at the full lr. As in the release's
@@ -23,30 +25,21 @@ decay.
 from typing import List, Optional
 
 import torch.nn as nn
+from mmdet.engine.optimizers.layer_decay_optimizer_constructor import get_layer_id_for_convnext
 from mmengine.logging import print_log
 from mmengine.optim import DefaultOptimWrapperConstructor
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
+from ..errors import ConfigError
+
 DECAY_TYPES = ('layer_wise', 'single')
 
 
-def layer_id_layer_wise(name: str, num_layers: int) -> int:
-    """The release's 12-group layer id of a classifier parameter (``backbone.`` prefix optional)."""
-    name = name[len('backbone.') :] if name.startswith('backbone.') else name
-    parts = name.split('.')
-    if parts[0] == 'downsample_layers':
-        stage = int(parts[1])
-        return {0: 0, 1: 2, 2: 3}.get(stage, num_layers)
-    if parts[0] == 'stages':
-        stage, block = int(parts[1]), int(parts[2])
-        if stage in (0, 1):
-            return stage + 1
-        return 3 + block // 3 if stage == 2 else num_layers
-    return num_layers + 1
-
-
 def layer_id_single(name: str, depths) -> int:
-    """ConvNeXt-V2's per-block layer id of a classifier parameter (``backbone.`` prefix optional)."""
+    """ConvNeXt-V2's per-block layer id of a classifier parameter (``backbone.`` prefix optional).
+
+    Ours: mmdet's and mmseg's layer-decay constructors have only the 12-group ``layer_wise`` ids.
+    """
     name = name[len('backbone.') :] if name.startswith('backbone.') else name
     parts = name.split('.')
     if parts[0] == 'downsample_layers':
@@ -76,7 +69,7 @@ class ClsLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             fewer). Not used by ``'single'``, which counts the model's blocks.
 
     Raises:
-        ValueError: an unknown ``decay_type``, a ``decay_rate`` outside (0, 1], a missing
+        ConfigError: an unknown ``decay_type``, a ``decay_rate`` outside (0, 1], a missing
             ``num_layers`` for ``'layer_wise'``, or a model without a ConvNeXt ``backbone``.
     """
 
@@ -87,22 +80,22 @@ class ClsLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         self.decay_type = paramwise_cfg.get('decay_type', 'layer_wise')
         self.num_layers = paramwise_cfg.get('num_layers')
         if extra:
-            raise ValueError(
+            raise ConfigError(
                 f'ClsLayerDecayOptimWrapperConstructor: paramwise_cfg keys {extra} are not '
                 f'used; give decay_rate, decay_type and num_layers only (1-D parameters and biases '
                 f'never get weight decay here).'
             )
         if self.decay_type not in DECAY_TYPES:
-            raise ValueError(
+            raise ConfigError(
                 f'ClsLayerDecayOptimWrapperConstructor: decay_type={self.decay_type!r}; use one of ' f'{DECAY_TYPES}'
             )
         if not isinstance(self.decay_rate, (int, float)) or not 0 < self.decay_rate <= 1:
-            raise ValueError(
+            raise ConfigError(
                 f'ClsLayerDecayOptimWrapperConstructor: decay_rate={self.decay_rate!r} must be in (0, 1], '
                 f'e.g. paramwise_cfg=dict(decay_rate=0.8, ...)'
             )
         if self.decay_type == 'layer_wise' and not isinstance(self.num_layers, int):
-            raise ValueError(
+            raise ConfigError(
                 "ClsLayerDecayOptimWrapperConstructor: decay_type='layer_wise' needs an int num_layers "
                 "(12 in the authors' fine-tuning recipes)"
             )
@@ -112,7 +105,7 @@ class ClsLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         backbone = getattr(module, 'backbone', None)
         depths = getattr(backbone, 'depths', None)
         if depths is None:
-            raise ValueError(
+            raise ConfigError(
                 f'ClsLayerDecayOptimWrapperConstructor: {type(module).__name__} has no ConvNeXt '
                 f'backbone (module.backbone.depths); it assigns layers by ConvNeXt parameter names'
             )
@@ -125,7 +118,7 @@ class ClsLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             num_layers = self.num_layers
 
             def layer_of(name):
-                return layer_id_layer_wise(name, num_layers)
+                return get_layer_id_for_convnext(name, num_layers)  # names carry the 'backbone.' prefix mmdet expects
 
         groups = {}
         for name, param in module.named_parameters():

@@ -1,31 +1,43 @@
-"""Models: the ConvNeXt backbone (registered once for mmdet, mmseg and mmengine), its checkpoint formats
-and released weights, the ImageNet classifier and the instance-mask TTA model."""
+"""Models: the ConvNeXt backbone (registered once, in mmengine's root registry, for mmdet, mmseg and
+mmengine), its checkpoint loader and state-dict transforms, the table of released weights, the ImageNet
+classifier and the instance-mask TTA model.
 
-from mmengine.registry import MODELS as MMENGINE_MODELS
+=======================  ==============================================================================
+``convnext.py``          ``ConvNeXt`` (V1 + V2), ``ConvNeXtBlock``, ``GRN``; fast modes (channels-last,
+                         oneDNN, ``fuse()``/``deploy``, compile)
+``arch.py``              the sizes table ``ARCH_SETTINGS`` and ``resolve_arch``
+``state_dict.py``        state-dict transforms: ``convert_state_dict`` (FB, FCMAE, timm, mmpretrain),
+                         ``fuse_state_dict``, ``to_classifier_state_dict``, ``infer_arch``
+``checkpoint.py``        reading files (``read_checkpoint``), the one fit check (``fit_state_dict``),
+                         ``load_pretrained``
+``weights.py``           the table of the authors' released files (``RELEASED_WEIGHTS``)
+``classifier.py``        ``ConvNeXtClassifier`` (backbone + timm's ``NormMlpClassifierHead``)
+``data_preprocessor.py`` ``ClsDataPreprocessor`` (normalise, random erasing, Mixup/CutMix)
+``test_time_augs.py``    ``InstanceTTAModel``
+=======================  ==============================================================================
 
-from .checkpoint import convert_state_dict, load_pretrained, read_checkpoint
-from .classifier import ClsHead, ConvNeXtClassifier, to_classifier_state_dict
-from .convnext import ARCH_SETTINGS, ConvNeXt
+Downloading URLs is :mod:`convnext_dense.hub`.
+"""
+
+from .checkpoint import fit_state_dict, load_pretrained, read_checkpoint
+from .classifier import ConvNeXtClassifier
+from .convnext import ARCH_SETTINGS, ConvNeXt, ConvNeXtBlock
 from .data_preprocessor import ClsDataPreprocessor
+from .state_dict import convert_state_dict, fuse_state_dict, to_classifier_state_dict
 from .test_time_augs import InstanceTTAModel
-from .weights import RELEASED_WEIGHTS, WeightsDownloadError, fetch
-
-# One registration in mmengine's root registry serves every scope: mmdet's and mmseg's MODELS are its
-# children and look a type up in their parents when they do not hold it themselves, so a config with
-# default_scope='mmdet' or 'mmseg' says type='ConvNeXt' after custom_imports=dict(imports=['convnext_dense']).
-MMENGINE_MODELS.register_module('ConvNeXt', module=ConvNeXt, force=False)
+from .weights import RELEASED_WEIGHTS
 
 __all__ = [
     'ARCH_SETTINGS',
     'ClsDataPreprocessor',
-    'ClsHead',
     'ConvNeXt',
+    'ConvNeXtBlock',
     'ConvNeXtClassifier',
     'InstanceTTAModel',
     'RELEASED_WEIGHTS',
-    'WeightsDownloadError',
     'convert_state_dict',
-    'fetch',
+    'fit_state_dict',
+    'fuse_state_dict',
     'load_pretrained',
     'read_checkpoint',
     'to_classifier_state_dict',

@@ -7,6 +7,8 @@ this table, which depends on neither.
 
 from typing import Dict, Union
 
+from ..errors import ConfigError
+
 # depths and widths per stage, from the papers. V2 models use GRN in
 # the MLP and no layer scale.
 ARCH_SETTINGS: Dict[str, dict] = {
@@ -33,23 +35,23 @@ def resolve_arch(arch: Union[str, dict]) -> dict:
         arch: a key of :data:`ARCH_SETTINGS` or ``dict(depths=[...], dims=[...], grn=False)``.
 
     Raises:
-        ValueError: an unknown name, or a custom dict without matching ``depths``/``dims``.
+        ConfigError: an unknown name, or a custom dict without matching ``depths``/``dims``.
     """
     if isinstance(arch, str):
         if arch not in ARCH_SETTINGS:
-            raise ValueError(
+            raise ConfigError(
                 f'ConvNeXt: unknown arch {arch!r}; choose one of {sorted(ARCH_SETTINGS)} '
                 f'or pass a dict such as dict(depths=[3, 3, 9, 3], dims=[96, 192, 384, 768]).'
             )
         arch = ARCH_SETTINGS[arch]
     if not isinstance(arch, dict):
-        raise TypeError(f'ConvNeXt: arch must be a name or a dict, got {type(arch).__name__}: {arch!r}')
+        raise ConfigError(f'ConvNeXt: arch must be a name or a dict, got {type(arch).__name__}: {arch!r}')
     unknown = set(arch) - {'depths', 'dims', 'grn'}
     if unknown or 'depths' not in arch or 'dims' not in arch:
-        raise ValueError(
+        raise ConfigError(
             f"ConvNeXt: a custom arch needs the keys 'depths' and 'dims' (and optionally 'grn'); " f'got {sorted(arch)}'
         )
     depths, dims = tuple(int(d) for d in arch['depths']), tuple(int(d) for d in arch['dims'])
     if len(depths) != len(dims) or not depths or min(depths) < 1 or min(dims) < 1:
-        raise ValueError(f'ConvNeXt: arch depths {depths} and dims {dims} must be positive and of equal length')
+        raise ConfigError(f'ConvNeXt: arch depths {depths} and dims {dims} must be positive and of equal length')
     return dict(depths=depths, dims=dims, grn=bool(arch.get('grn', False)))

@@ -2,19 +2,20 @@
 
 This is the released classifier (facebookresearch/ConvNeXt ``models/convnext.py``: ``self.norm``
 over the pooled features, eps 1e-6, then ``self.head``; ``head_init_scale`` multiplies the initial
-head weights) with timm's parameter names for the head (``head.norm``, ``head.fc``). The backbone
-is this project's dense :class:`~convnext_dense.models.ConvNeXt` returning its last stage without an
-output norm, so a checkpoint's ``backbone.*`` weights are exactly what detection and segmentation
-load (:func:`convnext_dense.models.load_pretrained` reports ``norm``/``head`` as unused).
+head weights), with timm's head, ``NormMlpClassifierHead`` as timm's ConvNeXt builds it (pool ->
+norm -> dropout -> ``fc``; parameter names ``head.norm``, ``head.fc``), its norm the backbone's float32
+channels-first LayerNorm. The backbone is this project's dense :class:`~convnext_dense.models.ConvNeXt`
+returning its last stage without an output norm, so a checkpoint's ``backbone.*`` weights are exactly
+what detection and segmentation load (:func:`convnext_dense.models.load_pretrained` reports
+``norm``/``head`` as unused).
 
 Losses are timm's, chosen as the release chooses them: :class:`~timm.loss.SoftTargetCrossEntropy`
 on Mixup/CutMix soft targets, otherwise :class:`~timm.loss.LabelSmoothingCrossEntropy` (plain cross
 entropy when ``label_smoothing`` is 0).
 """
 
-import re
-from collections import OrderedDict
-from typing import List, Mapping, Optional, Union
+from functools import partial
+from typing import List, Optional, Union
 
 import torch
 import torch.nn as nn
@@ -23,46 +24,12 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.registry import MODELS
 from mmengine.structures import BaseDataElement
-from timm.layers import trunc_normal_
+from timm.layers import LayerNorm2dFp32, NormMlpClassifierHead, trunc_normal_
 from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
 
-from .checkpoint import convert_state_dict
-
-
-class ClsHead(nn.Module):
-    """Pool -> LayerNorm -> (dropout) -> Linear, on an NCHW feature map.
-
-    Args:
-        in_channels: channels of the backbone's last stage.
-        num_classes: classifier outputs.
-        init_scale: multiplies the initial ``fc`` weight and bias (``head_init_scale`` of the release;
-            0.001 for fine-tuning).
-        drop_rate: dropout before ``fc`` (0 in every released ConvNeXt recipe).
-    """
-
-    def __init__(self, in_channels: int, num_classes: int, init_scale: float = 1.0, drop_rate: float = 0.0):
-        super().__init__()
-        self.init_scale = init_scale
-        self.norm = nn.LayerNorm(in_channels, eps=1e-6)
-        self.drop = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
-        self.fc = nn.Linear(in_channels, num_classes)
-        self.reset_parameters()
-
-    def reset_parameters(self):
-        """Truncated normal (std 0.02) ``fc`` scaled by ``init_scale``, zero bias; identity norm."""
-        nn.init.ones_(self.norm.weight)
-        nn.init.zeros_(self.norm.bias)
-        trunc_normal_(self.fc.weight, std=0.02)
-        nn.init.zeros_(self.fc.bias)
-        with torch.no_grad():
-            self.fc.weight.mul_(self.init_scale)
-
-    def pre_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C, H, W) -> the normalised pooled features (N, C)."""
-        return self.norm(x.mean((-2, -1)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.drop(self.pre_logits(x)))
+from ..errors import ConfigError, DataError
+from .checkpoint import fit_state_dict, read_checkpoint
+from .state_dict import convert_state_dict, to_classifier_state_dict
 
 
 @MODELS.register_module()
@@ -114,9 +81,9 @@ class ConvNeXtClassifier(BaseModel):
         init_cfg: Optional[dict] = None,
     ):
         if not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f'ConvNeXtClassifier: num_classes={num_classes!r} must be a positive int')
+            raise ConfigError(f'ConvNeXtClassifier: num_classes={num_classes!r} must be a positive int')
         if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f'ConvNeXtClassifier: label_smoothing={label_smoothing} must be in [0, 1)')
+            raise ConfigError(f'ConvNeXtClassifier: label_smoothing={label_smoothing} must be in [0, 1)')
         if data_preprocessor is None:
             data_preprocessor = dict(type='ClsDataPreprocessor')
         if isinstance(data_preprocessor, dict):
@@ -125,7 +92,7 @@ class ConvNeXtClassifier(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         own = getattr(self.data_preprocessor, 'num_classes', None)
         if own is not None and own != num_classes:
-            raise ValueError(
+            raise ConfigError(
                 f'ConvNeXtClassifier: num_classes={num_classes} but data_preprocessor.num_classes={own}; '
                 f'drop the latter, it is filled in from the model'
             )
@@ -136,29 +103,44 @@ class ConvNeXtClassifier(BaseModel):
         self.backbone = MODELS.build(backbone)
         self._check_backbone(backbone)
         self.num_classes = num_classes
-        self.head = ClsHead(
-            self.backbone.out_channels[-1], num_classes, init_scale=head_init_scale, drop_rate=head_drop_rate
+        self.head_init_scale = head_init_scale
+        self.head = NormMlpClassifierHead(
+            self.backbone.out_channels[-1],
+            num_classes,
+            drop_rate=head_drop_rate,
+            norm_layer=partial(LayerNorm2dFp32, eps=1e-6),  # on the pooled (N, C, 1, 1) map, as the backbone's
         )
+        self._reset_head()
         self.label_smoothing = label_smoothing
         self.finetune = self._check_finetune(finetune)
         self.soft_loss = SoftTargetCrossEntropy()
         self.hard_loss = LabelSmoothingCrossEntropy(label_smoothing) if label_smoothing > 0 else nn.CrossEntropyLoss()
 
+    @torch.no_grad()
+    def _reset_head(self):
+        """The released head init: ``fc`` truncated normal (std 0.02) times ``head_init_scale``, zero bias;
+        an identity norm."""
+        nn.init.ones_(self.head.norm.weight)
+        nn.init.zeros_(self.head.norm.bias)
+        trunc_normal_(self.head.fc.weight, std=0.02)
+        nn.init.zeros_(self.head.fc.bias)
+        self.head.fc.weight.mul_(self.head_init_scale)
+
     def _check_backbone(self, cfg: dict):
         net = self.backbone
         if not hasattr(net, 'out_channels'):
-            raise TypeError(
+            raise ConfigError(
                 f'ConvNeXtClassifier: backbone {type(net).__name__} must declare out_channels '
                 f'(the channels of its outputs)'
             )
         depths = getattr(net, 'depths', None)
         if depths is not None and tuple(net.out_indices) != (len(depths) - 1,):
-            raise ValueError(
+            raise ConfigError(
                 f'ConvNeXtClassifier: backbone out_indices={cfg["out_indices"]} must be the last stage '
                 f'only, ({len(depths) - 1},): the classifier reads the last feature map'
             )
         if getattr(net, 'out_norm', False):
-            raise ValueError(
+            raise ConfigError(
                 'ConvNeXtClassifier: backbone out_norm must be False; the released final norm is the '
                 "classifier's head.norm, and norm{i} is reserved for detection/segmentation"
             )
@@ -170,7 +152,7 @@ class ConvNeXtClassifier(BaseModel):
         finetune = dict(finetune)
         unknown = sorted(set(finetune) - {'checkpoint', 'use_ema', 'keep_head'})
         if unknown or not isinstance(finetune.get('checkpoint'), str):
-            raise ValueError(
+            raise ConfigError(
                 f'ConvNeXtClassifier: finetune={finetune!r}; give dict(checkpoint=PATH_OR_URL, '
                 f'use_ema=False, keep_head=True)'
             )
@@ -182,7 +164,7 @@ class ConvNeXtClassifier(BaseModel):
         """Head init (``head_init_scale``), the backbone's own init, ``init_cfg``, then the ``finetune`` checkpoint."""
         first = not self._is_init
         if first:
-            self.head.reset_parameters()
+            self._reset_head()
         super().init_weights()
         if first and self.finetune is not None:
             self.load_finetune_checkpoint(**self.finetune)
@@ -195,11 +177,16 @@ class ConvNeXtClassifier(BaseModel):
             ``head.*`` keys left at their init, and the file's keys this model does not have.
 
         Raises:
-            ValueError: a backbone weight is missing or has another shape (names the keys and both archs).
+            CheckpointError: a backbone weight is missing or has another shape, or the file is a larger
+                model (:func:`~convnext_dense.models.checkpoint.fit_state_dict`: names the keys and both archs).
         """
-        from .checkpoint import _describe, infer_arch, read_checkpoint
-
-        state = to_classifier_state_dict(read_checkpoint(checkpoint, use_ema=use_ema))
+        state = fit_state_dict(
+            self.backbone,
+            convert_state_dict(read_checkpoint(checkpoint, use_ema=use_ema)),
+            checkpoint,
+            subject='ConvNeXtClassifier: fine-tuning checkpoint',
+        )
+        state = to_classifier_state_dict(state)
         own = self.state_dict()
         head_from_init = [
             k
@@ -207,22 +194,6 @@ class ConvNeXtClassifier(BaseModel):
             if k.startswith('head.')
             and (k not in state or state[k].shape != own[k].shape or (k.startswith('head.fc.') and not keep_head))
         ]
-        body = [k for k in own if not k.startswith('head.')]
-        missing = [k for k in body if k not in state]
-        mismatched = [
-            f'{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'
-            for k in body
-            if k in state and state[k].shape != own[k].shape
-        ]
-        if missing or mismatched:
-            file_arch = infer_arch({k[len('backbone.') :]: v for k, v in state.items() if k.startswith('backbone.')})
-            model_arch = infer_arch({k[len('backbone.') :]: v for k, v in own.items() if k.startswith('backbone.')})
-            raise ValueError(
-                f'ConvNeXtClassifier: fine-tuning checkpoint {checkpoint!r} does not fit: missing {missing[:6]}'
-                f'{" ..." if len(missing) > 6 else ""}, other shapes {mismatched[:3]}. The file holds '
-                f'{_describe(file_arch)}; the model is {_describe(model_arch)}. Set model.backbone.arch to the '
-                f"file's size."
-            )
         loaded = [k for k in own if k not in head_from_init]
         self.load_state_dict({k: state[k] for k in loaded}, strict=False)
         unused = [k for k in state if k not in own]
@@ -244,12 +215,12 @@ class ConvNeXtClassifier(BaseModel):
             return self.loss(inputs, data_samples)
         if mode == 'predict':
             return self.predict(inputs, data_samples)
-        raise ValueError(f"ConvNeXtClassifier: mode={mode!r}; use 'tensor', 'loss' or 'predict'")
+        raise ConfigError(f"ConvNeXtClassifier: mode={mode!r}; use 'tensor', 'loss' or 'predict'")
 
     def loss(self, inputs: torch.Tensor, data_samples: List[BaseDataElement]) -> dict:
         """Soft-target cross entropy on Mixup targets, else label-smoothing cross entropy on ``gt_label``."""
         if not data_samples:
-            raise ValueError("ConvNeXtClassifier: mode='loss' needs data_samples with gt_label")
+            raise DataError("ConvNeXtClassifier: mode='loss' needs data_samples with gt_label")
         logits = self.head(self.extract_feat(inputs))
         if all('gt_score' in s for s in data_samples):
             target = torch.stack([s.gt_score for s in data_samples]).to(logits)
@@ -268,29 +239,3 @@ class ConvNeXtClassifier(BaseModel):
             sample.pred_score = score
             sample.pred_label = score.argmax().reshape(())
         return data_samples
-
-
-def to_classifier_state_dict(state_dict: Mapping[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
-    """Rename a whole-classifier state dict of any released layout (FB, timm, mmpretrain) to this classifier's.
-
-    :func:`convnext_dense.models.convert_state_dict` gives the FB layout (``norm.*`` and ``head.*`` for
-    the final norm and classifier); this maps that onto ``backbone.*``, ``head.norm.*``, ``head.fc.*``.
-
-    Example:
-        >>> import timm
-        >>> timm_model = timm.create_model('convnext_tiny', depths=(1, 1, 1, 1), dims=(8, 16, 32, 64))
-        >>> sd = to_classifier_state_dict(timm_model.state_dict())
-        >>> model = ConvNeXtClassifier(dict(type='ConvNeXt', arch=dict(depths=[1, 1, 1, 1], dims=[8, 16, 32, 64])))
-        >>> model.load_state_dict(sd)
-        <All keys matched successfully>
-    """
-    out = OrderedDict()
-    for key, value in convert_state_dict(state_dict).items():
-        if re.match(r'^norm\.(weight|bias)$', key):
-            key = 'head.' + key
-        elif re.match(r'^head\.(weight|bias)$', key):
-            key = 'head.fc.' + key[len('head.') :]
-        else:
-            key = 'backbone.' + key
-        out[key] = value
-    return out

@@ -14,9 +14,11 @@ parameter names (``downsample_layers.i``, ``stages.i.j.dwconv``, ``pwconv1``, ``
   layer-wise and stage-wise learning-rate decay with no extra code.
 
 Checkpoints in timm's and mmpretrain's layouts are renamed by
-:func:`convnext_dense.models.checkpoint.convert_state_dict`. The small layers (channels-first
-LayerNorm, GRN) compute as timm's, in float32 for float16/bfloat16 inputs; DropPath and the
-truncated normal init are timm's. The stage outputs are returned NCHW-contiguous, which mmcv's
+:func:`convnext_dense.models.state_dict.convert_state_dict` and loaded by
+:func:`convnext_dense.models.checkpoint.load_pretrained`. The LayerNorms are timm's float32 ones
+(``LayerNormFp32`` on the NHWC view, ``LayerNorm2dFp32`` channels-first; a float64 input is
+normalised in float32 too); GRN computes as timm's, in float32 for float16/bfloat16 inputs; DropPath
+and the truncated normal init are timm's. The stage outputs are returned NCHW-contiguous, which mmcv's
 RoIAlign needs (see ``forward``).
 
 Fast modes (all give the default's outputs at float32, tested in ``tests/test_models/test_fast_path.py``;
@@ -31,7 +33,8 @@ measured in ``docs/benchmark.md``):
   ones ``torch.compile`` uses on CPU.
 * ``fuse()`` / ``deploy=True``: the blocks' LayerNorm affine is folded into ``pwconv1``, the layer
   scale ``gamma`` (and V2's GRN bias) into ``pwconv2``, the downsampling LayerNorm's affine into the
-  2x2 convolution. A ``deploy=True`` model loads fused checkpoints and folds unfused ones on the fly.
+  2x2 convolution (:func:`~convnext_dense.models.state_dict.fuse_state_dict`). A ``deploy=True``
+  model loads fused checkpoints and folds unfused ones on the fly.
 * ``compile=True`` (or a dict of ``torch.compile`` options) compiles the backbone's forward; it has
   no graph breaks.
 * ``with_cp``: activation checkpointing per block (``True`` / ``'block'``), per stage (``'stage'``)
@@ -49,56 +52,44 @@ Example:
     ((96, 192, 384, 768), (4, 8, 16, 32))
 """
 
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
-from timm.layers import DropPath, trunc_normal_
+from mmengine.registry import MODELS
+from timm.layers import DropPath, LayerNorm2dFp32, LayerNormFp32, trunc_normal_
 
+from ..errors import ConfigError
 from .arch import ARCH_SETTINGS, resolve_arch  # noqa: F401  (re-exported: the sizes live in arch.py)
 from .checkpoint import load_pretrained
+from .state_dict import fuse_state_dict
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 # oneDNN's fused Linear kernels (what inductor uses on CPU); absent from builds without mkldnn.
 _ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, '_linear_pointwise')
 
 
-class LayerNorm(nn.LayerNorm):
-    """LayerNorm over the last dimension, computed in float32 for float16/bfloat16 inputs.
-
-    The authors' channels-first LayerNorm computes ``(x - u).pow(2).mean()`` in the input's dtype,
-    which overflows in float16 for activations above ~256; ``F.layer_norm`` on a float32 copy does
-    not. The output has the input's dtype. Parameter names are ``weight`` / ``bias`` (absent when
-    ``elementwise_affine=False``, as after :meth:`ConvNeXt.fuse`).
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dtype in _LOW_PRECISION:
-            weight = self.weight.float() if self.weight is not None else None
-            bias = self.bias.float() if self.bias is not None else None
-            return F.layer_norm(x.float(), self.normalized_shape, weight, bias, self.eps).to(x.dtype)
-        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+# The two calls of oneDNN's private fused Linear op (the ones inductor emits on CPU), kept in one place:
+# the op's signature is not public and may change with torch; tests/test_models/test_fast_path.py
+# calls both against plain torch and names the torch version when they break.
+def onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, gelu: bool) -> torch.Tensor:
+    """``F.linear(x, weight, bias)``, followed by exact GELU when ``gelu``, as one oneDNN kernel."""
+    return torch.ops.mkldnn._linear_pointwise(x, weight, bias, 'gelu' if gelu else 'none', [], 'none' if gelu else None)
 
 
-class LayerNorm2d(LayerNorm):
-    """LayerNorm over the channels of an NCHW tensor, on its NHWC view.
-
-    For channels-last memory the view is contiguous and nothing is copied; for NCHW-contiguous
-    memory ``F.layer_norm`` copies, and the result is channels-last (as timm's ``LayerNorm2d``).
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+def onednn_linear_add(x: torch.Tensor, other: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """``F.linear(x, weight, bias) + other`` as one oneDNN kernel."""
+    return torch.ops.mkldnn._linear_pointwise.binary(x, other, weight, bias, 'add')
 
 
 class GRN(nn.Module):
     """Global Response Normalization (ConvNeXt V2) on NHWC tensors, as timm's ``GlobalResponseNorm``.
 
-    The L2 norm over space (a sum of squares that overflows float16) is computed in float32.
-    ``bias=False`` drops the bias, which :meth:`ConvNeXt.fuse` folds into the next Linear.
+    Ours, not timm's: timm's sums squares in the input dtype (float16 overflows) and always has a bias.
+    The L2 norm over space is computed in float32. ``bias=False`` drops the bias, which
+    :meth:`ConvNeXt.fuse` folds into the next Linear.
     """
 
     def __init__(self, dim: int, eps: float = 1e-6, bias: bool = True):
@@ -121,7 +112,7 @@ class GRN(nn.Module):
         return x + torch.addcmul(self.bias, self.weight, x * x_n)
 
 
-class Block(nn.Module):
+class ConvNeXtBlock(nn.Module):
     """ConvNeXt block: dwconv 7x7 -> LN -> Linear 4C -> GELU -> (GRN) -> Linear C -> gamma -> drop path.
 
     Args:
@@ -147,7 +138,7 @@ class Block(nn.Module):
         super().__init__()
         hidden = int(mlp_ratio * dim)
         self.dwconv = nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim)
-        self.norm = LayerNorm(dim, eps=1e-6, elementwise_affine=not deploy)  # on the NHWC view
+        self.norm = LayerNormFp32(dim, eps=1e-6, affine=not deploy)  # on the NHWC view
         self.pwconv1 = nn.Linear(dim, hidden)  # a 1x1 conv as a Linear on NHWC: faster, as released
         self.act = nn.GELU()
         self.grn = GRN(hidden, eps=1e-6, bias=not deploy) if grn else nn.Identity()
@@ -186,23 +177,15 @@ class Block(nn.Module):
 
     def _forward_onednn(self, shortcut: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The same block through oneDNN: Linear+bias+GELU, then Linear+bias+residual in one kernel each."""
-        ops = torch.ops.mkldnn
         gelu = isinstance(self.act, nn.GELU) and self.act.approximate == 'none'
-        h = ops._linear_pointwise(
-            self.norm(y),
-            self.pwconv1.weight,
-            self.pwconv1.bias,
-            'gelu' if gelu else 'none',
-            [],
-            'none' if gelu else None,
-        )
+        h = onednn_linear(self.norm(y), self.pwconv1.weight, self.pwconv1.bias, gelu)
         if not gelu:
             h = self.act(h)
         h = self.grn(h)
         weight, bias = self.pwconv2.weight, self.pwconv2.bias
         if self.gamma is not None:  # folded on the fly: a (C, 4C) multiply, small next to the activations
             weight, bias = weight * self.gamma[:, None], bias * self.gamma
-        out = ops._linear_pointwise.binary(h, shortcut.permute(0, 2, 3, 1), weight, bias, 'add')
+        out = onednn_linear_add(h, shortcut.permute(0, 2, 3, 1), weight, bias)
         return out.permute(0, 3, 1, 2)
 
 
@@ -220,84 +203,14 @@ def _parse_with_cp(with_cp, num_stages: int) -> Tuple[Optional[str], Tuple[int, 
         and all(-num_stages <= i < num_stages for i in with_cp)
     ):
         return 'block', tuple(sorted({i % num_stages for i in with_cp}))
-    raise ValueError(
+    raise ConfigError(
         f"ConvNeXt: with_cp={with_cp!r} is not supported; use False, True or 'block' (checkpoint "
         f"each block), 'stage' (each stage as one), or a list of stage indices in "
         f'[{-num_stages}, {num_stages - 1}] whose blocks are checkpointed'
     )
 
 
-def fuse_state_dict(state_dict: Dict[str, torch.Tensor], prefix: str = '') -> Dict[str, torch.Tensor]:
-    """Fold a ConvNeXt state dict (this project's layout) into the structure of ``deploy=True``, in place.
-
-    * block ``norm.weight/bias`` into ``pwconv1``: ``W1 (n * w + b) + b1 = (W1 * w) n + (W1 b + b1)``;
-    * V2's ``grn.bias`` into ``pwconv2``: ``W2 (z + beta) + b2 = W2 z + (W2 beta + b2)``;
-    * ``gamma`` into ``pwconv2``: ``g * (W2 h + b2) = (g * W2) h + g * b2``;
-    * the downsampling LayerNorm (``downsample_layers.i.0``, i >= 1) into the 2x2 convolution
-      ``downsample_layers.i.1`` (no padding, so the bias term is exact).
-
-    Keys of an already fused state dict are left alone. Computed in float64, stored in the input dtype.
-
-    Args:
-        state_dict: tensors keyed as in :class:`ConvNeXt` (with ``prefix``).
-        prefix: e.g. ``'backbone.'`` for a detector's state dict.
-
-    Returns:
-        The same dict, folded.
-    """
-    sd = state_dict
-
-    def pop(key):
-        return sd.pop(prefix + key).double()
-
-    blocks = sorted(
-        {
-            k[len(prefix) :].rsplit('.norm.weight', 1)[0]
-            for k in sd
-            if k.startswith(prefix + 'stages.') and k.endswith('.norm.weight')
-        }
-    )
-    for block in blocks:
-        w1k, b1k, w2k, b2k = (
-            f'{block}.{n}' for n in ('pwconv1.weight', 'pwconv1.bias', 'pwconv2.weight', 'pwconv2.bias')
-        )
-        dtype = sd[prefix + w1k].dtype
-        lw, lb = pop(f'{block}.norm.weight'), pop(f'{block}.norm.bias')
-        w1, b1 = sd[prefix + w1k].double(), sd[prefix + b1k].double()
-        sd[prefix + w1k], sd[prefix + b1k] = (w1 * lw[None, :]).to(dtype), (b1 + w1 @ lb).to(dtype)
-    for block in sorted(
-        {
-            k[len(prefix) :].rsplit('.grn.bias', 1)[0]
-            for k in sd
-            if k.startswith(prefix + 'stages.') and k.endswith('.grn.bias')
-        }
-    ):
-        beta = pop(f'{block}.grn.bias').reshape(-1)
-        w2k, b2k = f'{prefix}{block}.pwconv2.weight', f'{prefix}{block}.pwconv2.bias'
-        sd[b2k] = (sd[b2k].double() + sd[w2k].double() @ beta).to(sd[b2k].dtype)
-    for block in sorted(
-        {
-            k[len(prefix) :].rsplit('.gamma', 1)[0]
-            for k in sd
-            if k.startswith(prefix + 'stages.') and k.endswith('.gamma')
-        }
-    ):
-        g = pop(f'{block}.gamma')
-        w2k, b2k = f'{prefix}{block}.pwconv2.weight', f'{prefix}{block}.pwconv2.bias'
-        dtype = sd[w2k].dtype
-        sd[w2k], sd[b2k] = (sd[w2k].double() * g[:, None]).to(dtype), (sd[b2k].double() * g).to(dtype)
-    i = 1
-    while prefix + f'downsample_layers.{i}.1.weight' in sd:
-        if prefix + f'downsample_layers.{i}.0.weight' in sd:
-            lw, lb = pop(f'downsample_layers.{i}.0.weight'), pop(f'downsample_layers.{i}.0.bias')
-            wk, bk = f'{prefix}downsample_layers.{i}.1.weight', f'{prefix}downsample_layers.{i}.1.bias'
-            w, dtype = sd[wk].double(), sd[wk].dtype
-            sd[bk] = (sd[bk].double() + (w * lb[None, :, None, None]).sum(dim=(1, 2, 3))).to(dtype)
-            sd[wk] = (w * lw[None, :, None, None]).to(dtype)
-        i += 1
-    return sd
-
-
+@MODELS.register_module()
 class ConvNeXt(BaseModule):
     """ConvNeXt backbone returning a tuple of NCHW feature maps at strides 4, 8, 16, 32.
 
@@ -333,6 +246,10 @@ class ConvNeXt(BaseModule):
         init_cfg: ``dict(type='Pretrained', checkpoint=PATH, use_ema=False)`` loads an official,
             timm, mmpretrain or convnext_dense checkpoint through
             :func:`convnext_dense.models.checkpoint.load_pretrained` (strict about the backbone's keys).
+
+    Registered in mmengine's root ``MODELS``: mmdet's and mmseg's registries are its children and look
+    a type up in their parents, so ``type='ConvNeXt'`` builds under ``default_scope='mmdet'`` or
+    ``'mmseg'`` after ``custom_imports=dict(imports=['convnext_dense'])``.
     """
 
     def __init__(
@@ -353,33 +270,20 @@ class ConvNeXt(BaseModule):
         init_cfg: Optional[dict] = None,
     ):
         super().__init__(init_cfg=init_cfg)
-        self._kwargs = dict(
-            arch=arch,
-            in_channels=in_channels,
-            out_indices=out_indices,
-            drop_path_rate=drop_path_rate,
-            layer_scale_init_value=layer_scale_init_value,
-            out_norm=out_norm,
-            frozen_stages=frozen_stages,
-            with_cp=with_cp,
-            channels_last=channels_last,
-            contiguous_outputs=contiguous_outputs,
-            onednn=onednn,
-        )
         settings = resolve_arch(arch)
         self.arch = arch
         self.depths, self.dims = settings['depths'], settings['dims']
         num_stages = len(self.depths)
         self.out_indices = self._check_out_indices(out_indices, num_stages)
         if not -1 <= frozen_stages <= num_stages:
-            raise ValueError(
+            raise ConfigError(
                 f'ConvNeXt: frozen_stages={frozen_stages} is out of range; use -1 (train all), '
                 f'0 (freeze the stem) or 1..{num_stages}'
             )
         if not 0.0 <= drop_path_rate < 1.0:
-            raise ValueError(f'ConvNeXt: drop_path_rate={drop_path_rate} must be in [0, 1)')
+            raise ConfigError(f'ConvNeXt: drop_path_rate={drop_path_rate} must be in [0, 1)')
         if not isinstance(compile, (bool, dict)):
-            raise ValueError(
+            raise ConfigError(
                 f'ConvNeXt: compile={compile!r} must be True, False or a dict of torch.compile '
                 f"options such as dict(mode='max-autotune')"
             )
@@ -397,7 +301,8 @@ class ConvNeXt(BaseModule):
         self.downsample_layers = nn.ModuleList(
             [
                 nn.Sequential(
-                    nn.Conv2d(in_channels, self.dims[0], kernel_size=4, stride=4), LayerNorm2d(self.dims[0], eps=1e-6)
+                    nn.Conv2d(in_channels, self.dims[0], kernel_size=4, stride=4),
+                    LayerNorm2dFp32(self.dims[0], eps=1e-6),
                 )
             ]
         )
@@ -406,7 +311,7 @@ class ConvNeXt(BaseModule):
         for i in range(1, built):
             self.downsample_layers.append(
                 nn.Sequential(
-                    LayerNorm2d(self.dims[i - 1], eps=1e-6, elementwise_affine=not deploy),
+                    LayerNorm2dFp32(self.dims[i - 1], eps=1e-6, affine=not deploy),
                     nn.Conv2d(self.dims[i - 1], self.dims[i], kernel_size=2, stride=2),
                 )
             )
@@ -419,7 +324,7 @@ class ConvNeXt(BaseModule):
             self.stages.append(
                 nn.Sequential(
                     *[
-                        Block(
+                        ConvNeXtBlock(
                             dim,
                             drop_path=rates[first + j],
                             layer_scale_init_value=layer_scale_init_value,
@@ -435,7 +340,7 @@ class ConvNeXt(BaseModule):
         self.out_norm = out_norm
         if out_norm:
             for i in self.out_indices:
-                self.add_module(f'norm{i}', LayerNorm2d(self.dims[i], eps=1e-6))
+                self.add_module(f'norm{i}', LayerNorm2dFp32(self.dims[i], eps=1e-6))
 
         # What the backbone emits, declared for necks and tests (timm's ``feature_info`` layout).
         self.feature_info = [
@@ -453,13 +358,13 @@ class ConvNeXt(BaseModule):
         indices = []
         for index in out_indices:
             if not isinstance(index, int) or not -num_stages <= index < num_stages:
-                raise ValueError(
+                raise ConfigError(
                     f'ConvNeXt: out_indices={tuple(out_indices)} holds {index!r}; each index must be an '
                     f'int in [{-num_stages}, {num_stages - 1}] for a {num_stages}-stage model'
                 )
             indices.append(index % num_stages)
         if not indices or len(set(indices)) != len(indices):
-            raise ValueError(f'ConvNeXt: out_indices={tuple(out_indices)} must name distinct stages, at least one')
+            raise ConfigError(f'ConvNeXt: out_indices={tuple(out_indices)} must name distinct stages, at least one')
         return tuple(sorted(indices))
 
     @property
@@ -473,8 +378,7 @@ class ConvNeXt(BaseModule):
     def init_weights(self):
         """Truncated-normal init as released, then the pretrained weights if ``init_cfg`` names them.
 
-        A ``deploy=True`` model loads the (unfused) pretrained file into an unfused twin and takes its
-        folded weights.
+        :func:`~convnext_dense.models.checkpoint.load_pretrained` folds an unfused file for a ``deploy=True`` model.
         """
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
@@ -483,22 +387,22 @@ class ConvNeXt(BaseModule):
         if self.init_cfg is not None:
             init_cfg = dict(self.init_cfg)
             if init_cfg.pop('type', None) != 'Pretrained':
-                raise ValueError(
+                raise ConfigError(
                     f'ConvNeXt: init_cfg={self.init_cfg} is not supported; use '
                     f"dict(type='Pretrained', checkpoint=PATH) or None"
                 )
-            target = ConvNeXt(**self._kwargs) if self.deploy else self
-            load_pretrained(target, init_cfg.pop('checkpoint'), **init_cfg)
-            if self.deploy:
-                self.load_state_dict(target.state_dict())
+            load_pretrained(self, init_cfg.pop('checkpoint'), **init_cfg)
         self._is_init = True
 
     def _fold_unfused_on_load(self, state_dict, prefix, *args):
-        """Load-state-dict pre-hook: a deploy model folds an unfused state dict before loading it."""
-        if self.deploy and any(
-            k.startswith(prefix + 'stages.') and k.endswith(('.norm.weight', '.gamma')) for k in state_dict
-        ):
-            fuse_state_dict(state_dict, prefix)
+        """Load-state-dict pre-hook: a deploy model folds an unfused state dict before loading it.
+
+        Needed beside the loader's fold: :meth:`fuse` loads its own unfused weights through it, and so
+        do ``load_state_dict`` and mmengine's ``load_from`` / ``tools/test.py CKPT`` with
+        ``deploy=True`` (a whole detector's state dict: ``prefix`` is ``'backbone.'``).
+        """
+        if self.deploy:
+            fuse_state_dict(state_dict, prefix)  # a no-op on fused keys
 
     @torch.no_grad()
     def fuse(self) -> 'ConvNeXt':
@@ -519,10 +423,10 @@ class ConvNeXt(BaseModule):
             return self
         state = self.state_dict()
         for i in range(1, len(self.downsample_layers)):
-            self.downsample_layers[i][0] = LayerNorm2d(self.dims[i - 1], eps=1e-6, elementwise_affine=False)
+            self.downsample_layers[i][0] = LayerNorm2dFp32(self.dims[i - 1], eps=1e-6, affine=False)
         for stage in self.stages:
             for block in stage:
-                block.norm = LayerNorm(block.norm.normalized_shape, eps=block.norm.eps, elementwise_affine=False)
+                block.norm = LayerNormFp32(block.norm.normalized_shape, eps=block.norm.eps, affine=False)
                 block.gamma = None
                 if isinstance(block.grn, GRN):
                     block.grn.bias = None
@@ -569,7 +473,7 @@ class ConvNeXt(BaseModule):
             x = self._run_stage(i, stage, downsample(x))
             if i in self.out_indices:
                 out = getattr(self, f'norm{i}')(x) if self.out_norm else x
-                # Channels-last maps (from channels_last=True, or from LayerNorm2d's permutes) would be
+                # Channels-last maps (from channels_last=True, or from LayerNorm2dFp32's permutes) would be
                 # read wrongly by mmcv's RoIAlign, which indexes raw memory as NCHW without checking: it
                 # pools scrambled features and Mask R-CNN cannot learn to classify
                 # (tests/test_models/test_convnext.py). Hence NCHW-contiguous outputs by default.

@@ -16,6 +16,8 @@ from mmengine.registry import MODELS
 from timm.data import Mixup
 from timm.data.random_erasing import RandomErasing
 
+from ..errors import ConfigError, DataError
+
 IMAGENET_MEAN_255 = (123.675, 116.28, 103.53)  # timm's IMAGENET_DEFAULT_MEAN x 255
 IMAGENET_STD_255 = (58.395, 57.12, 57.375)
 
@@ -62,14 +64,16 @@ class ClsDataPreprocessor(ImgDataPreprocessor):
         self.mixup = None
         if mixup is not None:
             if num_classes is None:
-                raise ValueError('ClsDataPreprocessor: mixup needs num_classes (the width of the soft targets)')
+                raise ConfigError('ClsDataPreprocessor: mixup needs num_classes (the width of the soft targets)')
             if 'num_classes' in mixup:
-                raise ValueError(f'ClsDataPreprocessor: give num_classes to the preprocessor, not inside mixup={mixup}')
+                raise ConfigError(
+                    f'ClsDataPreprocessor: give num_classes to the preprocessor, not inside mixup={mixup}'
+                )
             self.mixup = Mixup(**mixup, num_classes=num_classes)
         self.random_erasing = None
         if random_erasing is not None:
             if 'device' in random_erasing:
-                raise ValueError('ClsDataPreprocessor: random_erasing runs on the batch\'s device; drop "device"')
+                raise ConfigError('ClsDataPreprocessor: random_erasing runs on the batch\'s device; drop "device"')
             self.random_erasing = RandomErasing(**random_erasing, device='cpu')
 
     def forward(self, data: dict, training: bool = False) -> dict:
@@ -82,9 +86,9 @@ class ClsDataPreprocessor(ImgDataPreprocessor):
             inputs = self.random_erasing(inputs)
         if self.mixup is not None:
             if samples is None:
-                raise ValueError('ClsDataPreprocessor: Mixup needs the data samples with gt_label')
+                raise DataError('ClsDataPreprocessor: Mixup needs the data samples with gt_label')
             if inputs.shape[0] % 2:
-                raise ValueError(
+                raise ConfigError(
                     f'ClsDataPreprocessor: timm Mixup/CutMix mixes each image with the flipped batch and needs an '
                     f'even batch; got {inputs.shape[0]} images. Use an even train_dataloader.batch_size and '
                     f'drop_last=True.'

@@ -16,6 +16,8 @@ from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 
+from ..errors import ConfigError
+
 _FLIP_DIMS = {'horizontal': (-1,), 'vertical': (-2,), 'diagonal': (-2, -1)}
 
 
@@ -79,7 +81,7 @@ class InstanceTTAModel(DetTTAModel):
             return masks
         direction = meta.get('flip_direction')
         if direction not in _FLIP_DIMS:
-            raise ValueError(
+            raise ConfigError(
                 f'InstanceTTAModel: flip_direction={direction!r} in the test-time views; '
                 f'use RandomFlip with direction in {sorted(_FLIP_DIMS)}'
             )

@@ -71,3 +71,44 @@ def test_lr_and_weight_decay_of_every_parameter_follow_the_recipe(scope, decay_t
         assert lr['backbone.stages.2.7.pwconv1.weight'] == pytest.approx(BASE_LR * rate ** (7 - 3))
     assert lr['neck.weight'] == pytest.approx(BASE_LR)
     assert group_of[id(names['backbone.stages.1.0.gamma'])]['weight_decay'] == 0.0
+
+
+# The release's layer id for the classifier's layer-wise decay, transcribed from facebookresearch/ConvNeXt
+# optim_factory.py (get_num_layer_for_convnext, 12 layers): names without the "backbone." prefix.
+def release_layer_id(var_name: str, num_layers: int = 12) -> int:
+    if var_name.startswith('downsample_layers'):
+        stage_id = int(var_name.split('.')[1])
+        return {0: 0, 1: 2, 2: 3, 3: num_layers}[stage_id]
+    if var_name.startswith('stages'):
+        stage_id, block_id = int(var_name.split('.')[1]), int(var_name.split('.')[2])
+        return {0: 1, 1: 2, 2: 3 + block_id // 3, 3: num_layers}[stage_id]
+    return num_layers + 1
+
+
+@pytest.mark.parametrize('arch', ['tiny', 'small', 'base'])
+def test_classifier_layer_wise_ids_are_the_releases_for_every_parameter(arch):
+    """The classifier's constructor takes mmdet's get_layer_id_for_convnext: the release's id for every
+    parameter of the real T/S/B classifiers (built on the meta device: names and shapes only)."""
+    import torch
+    from mmengine.optim import build_optim_wrapper
+
+    from convnext_dense.models import ConvNeXtClassifier
+
+    with torch.device('meta'):
+        model = ConvNeXtClassifier(dict(type='ConvNeXt', arch=arch), num_classes=1000)
+    wrapper = build_optim_wrapper(
+        model,
+        dict(
+            type='OptimWrapper',
+            optimizer=dict(type='AdamW', lr=BASE_LR, weight_decay=WD),
+            constructor='ClsLayerDecayOptimWrapperConstructor',
+            paramwise_cfg=dict(decay_rate=0.8, decay_type='layer_wise', num_layers=12),
+        ),
+    )
+    layer_of = {name: g['layer_id'] for g in wrapper.optimizer.param_groups for name in g['param_names']}
+    names = [name for name, _ in model.named_parameters()]
+    assert sorted(layer_of) == sorted(names) and len(names) > 100
+    for name in names:
+        short = name[len('backbone.') :] if name.startswith('backbone.') else name
+        assert layer_of[name] == release_layer_id(short), name
+    assert {layer_of['head.fc.weight'], layer_of['backbone.downsample_layers.0.0.weight']} == {13, 0}

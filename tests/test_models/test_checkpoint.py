@@ -5,8 +5,9 @@ import torch
 from authors_layout import AuthorsConvNeXt
 from timm_reference import fb_state_dict, mmpretrain_state_dict, randomise_, timm_stage_features
 
+from convnext_dense.errors import CheckpointError
 from convnext_dense.models import ConvNeXt, convert_state_dict, load_pretrained
-from convnext_dense.models.checkpoint import infer_arch
+from convnext_dense.models.state_dict import infer_arch
 
 
 def _assert_features_equal(net, timm_model, hw=(64, 80)):
@@ -318,3 +319,39 @@ def test_a_file_the_safe_loader_refuses_says_why_and_how(tmp_path):
         r'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1',
     ):
         load_pretrained(ConvNeXt('v2-atto'), path)
+
+
+# --- deploy=True: the loader folds an unfused file ------------------------------------------------------
+@pytest.mark.parametrize('v2', [False, True], ids=['v1', 'v2'])
+def test_deploy_backbone_folds_an_unfused_file_through_init_cfg(tmp_path, v2):
+    """The authors' dense checkpoint (unfused, every tensor random) into ConvNeXt(deploy=True) via init_cfg, as
+    mmdet/mmseg build it: the unfused model's outputs, with no unfused copy of the model built."""
+    ref = randomise_(AuthorsConvNeXt(**SMALL, v2=v2, dense=True), seed=8)
+    path = _save(tmp_path / 'dense.pth', {'state_dict': {'backbone.' + k: v for k, v in ref.state_dict().items()}})
+    kwargs = dict(layer_scale_init_value=None if v2 else 1.0)
+    deploy = ConvNeXt(dict(**SMALL, grn=v2), deploy=True, init_cfg=dict(type='Pretrained', checkpoint=path), **kwargs)
+    deploy.init_weights()
+    assert not any(k.endswith('.gamma') or '.norm.' in k for k in deploy.state_dict())
+    x = torch.randn(2, 3, 64, 80)
+    with torch.no_grad():
+        expected = ref(x)
+        got = deploy.eval()(x)
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    fused = _save(tmp_path / 'fused.pth', {'state_dict': deploy.state_dict()})  # a fused file loads as it is
+    assert load_pretrained(ConvNeXt(dict(**SMALL, grn=v2), deploy=True, **kwargs), fused)['missing'] == []
+
+
+def test_deploy_backbone_still_names_a_file_of_another_size(tmp_path):
+    path = _save(tmp_path / 'small.pth', {'model': ConvNeXt('small', out_norm=False).state_dict()})
+    with pytest.raises(
+        CheckpointError, match=r"stages have depths.*The file holds arch 'small'.*the model is arch 'tiny'"
+    ):
+        load_pretrained(ConvNeXt('tiny', deploy=True), path)
+
+
+def test_convert_state_dict_leaves_its_own_layout_as_it_is(timm_v2_atto):
+    """to_classifier_state_dict and the classifier's fine-tuning rename an already converted state dict."""
+    once = convert_state_dict(timm_v2_atto.state_dict())
+    twice = convert_state_dict(once)
+    assert list(twice) == list(once) and all(twice[k] is once[k] for k in once)

@@ -16,7 +16,7 @@ from timm_reference import randomise_
 
 import convnext_dense  # noqa: F401  (registration)
 from convnext_dense.models import ConvNeXt, ConvNeXtClassifier, convert_state_dict, load_pretrained
-from convnext_dense.models.checkpoint import infer_arch, is_fcmae
+from convnext_dense.models.state_dict import infer_arch, is_fcmae
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = dict(depths=(2, 1, 3, 1), dims=(16, 24, 32, 40))

@@ -11,6 +11,7 @@ from PIL import Image
 
 import convnext_dense  # noqa: F401  (registration)
 from convnext_dense.datasets import ImageFolderDataset
+from convnext_dense.errors import CheckpointError
 from convnext_dense.models import ConvNeXtClassifier
 
 
@@ -161,6 +162,21 @@ def test_finetune_from_another_size_is_an_error(tmp_path):
         model.init_weights()
     with pytest.raises(ValueError, match='finetune'):
         ConvNeXtClassifier(dict(type='ConvNeXt', arch=dict(ARCH)), 5, finetune=dict(path=path))
+
+
+def test_finetune_shares_the_backbone_loaders_fit_check(tmp_path):
+    """One fit check for both loaders: a larger file of the same widths (stage 2 of 2 blocks into 1) is an
+    error naming both archs, as for load_pretrained, not a silent partial load."""
+    path, _ = _timm_classifier_file(tmp_path, num_classes=5)
+    model = ConvNeXtClassifier(
+        dict(type='ConvNeXt', arch=dict(depths=[1, 1, 1, 1], dims=ARCH['dims'])), 5, finetune=dict(checkpoint=path)
+    )
+    with pytest.raises(
+        CheckpointError,
+        match=r"^ConvNeXtClassifier: fine-tuning checkpoint '.*' does not fit this ConvNeXt: its stages have "
+        r"depths \(1, 1, 2, 1\), the model's \(1, 1, 1, 1\).*The file holds a custom arch",
+    ):
+        model.init_weights()
 
 
 # ---------------------------------------------------------------------------------------------------- data

@@ -5,9 +5,11 @@ import math
 
 import pytest
 import torch
+from timm.layers import LayerNormFp32
 
 from convnext_dense.models import ConvNeXt
-from convnext_dense.models.convnext import GRN, Block, LayerNorm, fuse_state_dict
+from convnext_dense.models.convnext import _ONEDNN, GRN, ConvNeXtBlock, onednn_linear, onednn_linear_add
+from convnext_dense.models.state_dict import fuse_state_dict
 
 V1 = dict(depths=(1, 1, 2, 1), dims=(8, 16, 32, 64))
 V2 = dict(V1, grn=True)
@@ -57,13 +59,13 @@ def test_default_fast_path_equals_the_released_block_formulation(arch):
 
 def test_onednn_path_is_taken_in_inference_and_not_with_gradients(monkeypatch):
     calls = []
-    real = Block._forward_onednn
+    real = ConvNeXtBlock._forward_onednn
 
     def spy(self, *args):
         calls.append(1)
         return real(self, *args)
 
-    monkeypatch.setattr(Block, '_forward_onednn', spy)
+    monkeypatch.setattr(ConvNeXtBlock, '_forward_onednn', spy)
     net = randomised()
     run(net, X)
     if torch.backends.mkldnn.is_available():
@@ -71,6 +73,36 @@ def test_onednn_path_is_taken_in_inference_and_not_with_gradients(monkeypatch):
     calls.clear()
     net(X)[0].sum().backward()  # gradients: plain autograd ops
     assert calls == []
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason='a torch build without oneDNN (mkldnn)')
+@pytest.mark.parametrize('gelu', [True, False])
+def test_onednn_ops_take_the_arguments_the_block_gives_them(gelu):
+    """torch.ops.mkldnn._linear_pointwise is private: its signature may change in any torch release. Called
+    exactly as ConvNeXtBlock calls it (NHWC activations, a contiguous NHWC residual) against plain torch."""
+    where = f'torch {torch.__version__}'
+    assert _ONEDNN, f'{where} has oneDNN but no torch.ops.mkldnn._linear_pointwise: the fast path is off'
+    g = torch.Generator().manual_seed(0)
+    x, shortcut = torch.randn(2, 5, 7, 16, generator=g), torch.randn(2, 5, 7, 8, generator=g)
+    w1, b1 = torch.randn(32, 16, generator=g), torch.randn(32, generator=g)
+    w2, b2 = torch.randn(8, 32, generator=g), torch.randn(8, generator=g)
+    with torch.no_grad():
+        try:
+            h = onednn_linear(x, w1, b1, gelu)
+        except (RuntimeError, TypeError) as e:
+            pytest.fail(f'torch.ops.mkldnn._linear_pointwise(x, w, b, attr, scalars, algorithm) fails on {where}: {e}')
+        try:
+            out = onednn_linear_add(h, shortcut, w2, b2)
+        except (RuntimeError, TypeError) as e:
+            pytest.fail(f'torch.ops.mkldnn._linear_pointwise.binary(x, other, w, b, "add") fails on {where}: {e}')
+        plain = torch.nn.functional.linear(x, w1, b1)
+        expected_h = torch.nn.functional.gelu(plain) if gelu else plain
+        expected = torch.nn.functional.linear(expected_h, w2, b2) + shortcut
+    what = '_linear_pointwise with gelu' if gelu else '_linear_pointwise'
+    torch.testing.assert_close(h, expected_h, rtol=1e-4, atol=1e-4, msg=lambda m: f'{what} on {where}: {m}')
+    torch.testing.assert_close(
+        out, expected, rtol=1e-4, atol=1e-3, msg=lambda m: f'_linear_pointwise.binary add on {where}: {m}'
+    )
 
 
 def test_contiguous_outputs_false_keeps_channels_last():
@@ -160,7 +192,7 @@ def test_norms_compute_in_fp32_so_fp16_activations_do_not_overflow():
     overflow for activations of a few hundred; ours give the fp32 result."""
     x = torch.randn(2, 5, 7, 64) * 3000
     x[..., 0] = 60000.0
-    ln = LayerNorm(64, eps=1e-6)
+    ln = LayerNormFp32(64, eps=1e-6)
     half = ln(x.half())
     assert half.dtype == torch.float16 and torch.isfinite(half).all()
     assert torch.isinf((x.half() - x.half().mean(-1, keepdim=True)).pow(2).mean(-1)).any(), 'naive one overflows'

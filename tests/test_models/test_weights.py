@@ -1,4 +1,5 @@
-"""Released-weight URLs: downloaded once into torch hub's cache, atomically, read safely; clear offline errors.
+"""Released-weight URLs (convnext_dense.hub): downloaded once into torch hub's cache, atomically, read safely;
+clear offline errors. The table of released files (convnext_dense.models.weights) and tools/download_weights.py.
 
 A small HTTP server on 127.0.0.1 serves a randomised ConvNeXt of a tiny custom arch in the authors'
 layout (``{'model': state_dict}``, made from timm's model by ``timm_reference.fb_state_dict``).
@@ -25,6 +26,8 @@ from timm.models.convnext import ConvNeXt as TimmConvNeXt
 from timm_reference import fb_state_dict, randomise_
 
 import convnext_dense  # noqa: F401  (registers ConvNeXt)
+from convnext_dense import hub
+from convnext_dense.errors import UserError
 from convnext_dense.models import ARCH_SETTINGS
 from convnext_dense.models import weights as W
 
@@ -35,23 +38,36 @@ OPTION = '--cfg-options model.backbone.init_cfg.checkpoint=/path/to/'
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     """Serves ``files``; ``mode`` 'ok', 'long_header' (Content-Length larger than the body) or
-    'close_mid' (half the body, then the connection closes). HTTP/1.0: one request per connection."""
+    'close_mid' (half the body, then the connection closes); 'no_head': HEAD is not served (501), as on
+    some servers. HTTP/1.0: one request per connection. ``requests`` records the GETs (the downloads)."""
 
     files = {}
     mode = 'ok'
     requests = []
 
-    def do_GET(self):  # noqa: N802 (http.server's name)
-        type(self).requests.append(self.path)
+    def _headers(self):
+        """The headers of the file at ``self.path`` (GET and HEAD alike); its body, or None after a 404."""
         body = self.files.get(self.path)
         if body is None:
             self.send_error(404)
-            return
+            return None
         self.send_response(200)
         self.send_header('Content-Type', 'application/octet-stream')
         self.send_header('Content-Length', str(len(body) + (1000 if self.mode == 'long_header' else 0)))
         self.end_headers()
-        self.wfile.write(body[: len(body) // 2] if self.mode == 'close_mid' else body)
+        return body
+
+    def do_HEAD(self):  # noqa: N802 (http.server's name)
+        if self.mode == 'no_head':
+            self.send_error(501)
+            return
+        self._headers()
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        type(self).requests.append(self.path)
+        body = self._headers()
+        if body is not None:
+            self.wfile.write(body[: len(body) // 2] if self.mode == 'close_mid' else body)
 
     def log_message(self, *args):
         pass
@@ -158,21 +174,21 @@ def test_downloaded_pickle_with_code_is_refused(server, torch_home):
 def test_truncated_download_raises_and_leaves_nothing_in_the_cache(server, torch_home, mode):
     server.mode = mode
     url = server.base + '/convnext/convnext_custom_1k_224.pth'
-    with pytest.raises(W.WeightsDownloadError, match=r'cut off: \d+ of \d+ bytes') as info:
+    with pytest.raises(hub.WeightsDownloadError, match=r'cut off: \d+ of \d+ bytes') as info:
         _build(url)
     assert url in str(info.value)
     assert not torch_home.exists() or os.listdir(torch_home) == []  # no partial file, no temporary file
     server.mode = 'ok'  # the next run downloads it completely
-    assert osp.getsize(W.fetch(url, progress=False)) == len(server.files['/convnext/convnext_custom_1k_224.pth'])
+    assert osp.getsize(hub.fetch(url, progress=False)) == len(server.files['/convnext/convnext_custom_1k_224.pth'])
 
 
 def test_hash_prefix_in_the_file_name_is_checked(server, torch_home, fb_checkpoint):
     digest = hashlib.sha256(fb_checkpoint[0]).hexdigest()
     server.files = {f'/w/tiny-{digest[:8]}.pth': fb_checkpoint[0], '/w/tiny-00000000.pth': fb_checkpoint[0]}
-    with pytest.raises(W.WeightsDownloadError, match='SHA-256'):
-        W.fetch(server.base + '/w/tiny-00000000.pth', progress=False)
+    with pytest.raises(hub.WeightsDownloadError, match='SHA-256'):
+        hub.fetch(server.base + '/w/tiny-00000000.pth', progress=False)
     assert os.listdir(torch_home) == []
-    path = W.fetch(server.base + f'/w/tiny-{digest[:8]}.pth', progress=False)
+    path = hub.fetch(server.base + f'/w/tiny-{digest[:8]}.pth', progress=False)
     assert os.listdir(torch_home) == [f'tiny-{digest[:8]}.pth'] and osp.isfile(path)
 
 
@@ -181,7 +197,7 @@ def test_unreachable_url_names_url_cache_file_and_the_offline_option(torch_home)
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
     url = f'http://127.0.0.1:{port}/convnext/convnext_tiny_1k_224.pth'
-    with pytest.raises(W.WeightsDownloadError) as info:
+    with pytest.raises(hub.WeightsDownloadError) as info:
         _build(url)
     message = str(info.value)
     assert url in message
@@ -192,8 +208,39 @@ def test_unreachable_url_names_url_cache_file_and_the_offline_option(torch_home)
 
 
 def test_http_error_names_the_status(server, torch_home):
-    with pytest.raises(W.WeightsDownloadError, match=r'HTTP 404.*' + OPTION.replace('.', r'\.') + 'missing.pth'):
-        W.fetch(server.base + '/missing.pth', progress=False)
+    with pytest.raises(hub.WeightsDownloadError, match=r'HTTP 404.*' + OPTION.replace('.', r'\.') + 'missing.pth'):
+        hub.fetch(server.base + '/missing.pth', progress=False)
+
+
+def test_download_goes_through_torch_hub_and_leaves_no_global_timeout(server, torch_home, monkeypatch, fb_checkpoint):
+    calls = []
+    real = torch.hub.download_url_to_file
+
+    def spy(url, dst, *args, **kwargs):
+        calls.append(url)
+        return real(url, dst, *args, **kwargs)
+
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', spy)
+    url = server.base + '/convnext/convnext_custom_1k_224.pth'
+    path = hub.fetch(url, progress=False)
+    assert calls == [url] and open(path, 'rb').read() == fb_checkpoint[0]
+    assert socket.getdefaulttimeout() is None  # the download's timeout was set for the download only
+
+
+def test_a_server_that_does_not_serve_head_still_downloads(server, torch_home, fb_checkpoint):
+    """No HEAD (501): no declared length to check against; the GET's complete file is cached."""
+    server.mode = 'no_head'
+    path = hub.fetch(server.base + '/convnext/convnext_custom_1k_224.pth', progress=False)
+    assert open(path, 'rb').read() == fb_checkpoint[0] and server.requests == ['/convnext/convnext_custom_1k_224.pth']
+    assert os.listdir(torch_home) == ['convnext_custom_1k_224.pth']
+
+
+def test_download_errors_are_user_errors_and_the_tool_prints_them(server, torch_home, tmp_path, monkeypatch, capsys):
+    assert issubclass(hub.WeightsDownloadError, UserError) and issubclass(hub.WeightsDownloadError, RuntimeError)
+    config = tmp_path / 'cfg.py'
+    config.write_text(f"model = dict(backbone=dict(init_cfg=dict(checkpoint='{server.base}/missing.pth')))\n")
+    code, out = _tool(monkeypatch, capsys, str(config), '--no-progress')
+    assert code == 2 and out.err.startswith('error: Downloading ') and 'HTTP 404' in out.err
 
 
 def test_local_path_still_loads(tmp_path, fb_checkpoint):
@@ -209,7 +256,7 @@ def test_table_entries_are_consistent():
         assert w.arch in ARCH_SETTINGS, name
         size = w.arch.replace('v2-', '')
         assert name.startswith(('convnextv2_' if w.arch.startswith('v2-') else 'convnext_') + size + '_'), name
-        assert osp.splitext(W.file_name(w.url))[0] == name and w.url.startswith('https://dl.fbaipublicfiles.com/')
+        assert osp.splitext(hub.file_name(w.url))[0] == name and w.url.startswith('https://dl.fbaipublicfiles.com/')
         assert f'_{w.resolution}' in name and ('_ema' in name) == w.ema
         assert w.top1 is None or 70 < w.top1 < 90
     assert W.released('convnext_tiny_1k_224').url == 'https://dl.fbaipublicfiles.com/convnext/convnext_tiny_1k_224.pth'
