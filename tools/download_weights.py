@@ -17,10 +17,10 @@ import difflib
 import os.path as osp
 import sys
 
-from mmengine.config import Config
-
 from convnext_dense import hub
+from convnext_dense.apis import load_config
 from convnext_dense.apis.cli import run_cli
+from convnext_dense.errors import ConfigError
 from convnext_dense.models import weights as W
 
 
@@ -57,15 +57,13 @@ def main(argv=None) -> int:
         entry = W.released(name)
         if entry is None:
             close = difflib.get_close_matches(name, list(W.RELEASED_WEIGHTS), n=5, cutoff=0.6)
-            parser.error(
-                f'{name!r} is not a released checkpoint name. Close names: {", ".join(close) or "none"}; '
+            raise ConfigError(
+                f'--name {name!r} is not a released checkpoint name. Close names: {", ".join(close) or "none"}; '
                 f'--list prints them all.'
             )
         wanted.append(('model.backbone.init_cfg.checkpoint', entry.url))
     for path in args.configs:
-        if not osp.isfile(path):
-            parser.error(f'config {path!r} does not exist')
-        found = W.config_checkpoints(Config.fromfile(path))
+        found = W.config_checkpoints(load_config(path))  # a missing config: an error naming it
         if not found:
             print(f'{path}: no http(s) checkpoint in its model, nothing to download')
         wanted += [(key, url) for key, url in found if url not in [u for _, u in wanted]]

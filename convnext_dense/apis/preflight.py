@@ -224,7 +224,7 @@ def _check_weights(cfg, config_path: str) -> Tuple[List[Tuple[str, str]], List[s
         ckpt = init['checkpoint']
         if is_remote(ckpt):
             if not _url_is_cached(ckpt):
-                from ..models.weights import cached_path
+                from ..hub import cached_path
 
                 notes.append(
                     f'weights: {ckpt} ({key}.checkpoint) is not downloaded yet: it downloads on first use '
@@ -256,8 +256,8 @@ def _check_weights(cfg, config_path: str) -> Tuple[List[Tuple[str, str]], List[s
 
 
 def _url_is_cached(url: str) -> bool:
-    """Whether torch hub's cache (where :mod:`convnext_dense.models.weights` downloads to) holds ``url``."""
-    from ..models.weights import cached_path
+    """Whether torch hub's cache (where :mod:`convnext_dense.hub` downloads to) holds ``url``."""
+    from ..hub import cached_path
 
     return osp.isfile(cached_path(url))
 

@@ -5,6 +5,7 @@ see docs/recipes.md. Both the model (``convnext.py``) and the checkpoint reader 
 this table, which depends on neither.
 """
 
+import difflib
 from typing import Dict, Union
 
 from ..errors import ConfigError
@@ -39,9 +40,11 @@ def resolve_arch(arch: Union[str, dict]) -> dict:
     """
     if isinstance(arch, str):
         if arch not in ARCH_SETTINGS:
+            close = difflib.get_close_matches(arch, list(ARCH_SETTINGS), n=1, cutoff=0.5)
             raise ConfigError(
                 f'ConvNeXt: unknown arch {arch!r}; choose one of {sorted(ARCH_SETTINGS)} '
                 f'or pass a dict such as dict(depths=[3, 3, 9, 3], dims=[96, 192, 384, 768]).'
+                + (f' Did you mean {close[0]!r}?' if close else '')
             )
         arch = ARCH_SETTINGS[arch]
     if not isinstance(arch, dict):
