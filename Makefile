@@ -7,7 +7,7 @@ DET_DEMO := configs/detection/demo/cascade_convnext_demo.py
 SEG_DEMO := configs/segmentation/demo/upernet_convnext_demo.py
 CLS_DEMO := configs/classification/demo/convnext_demo.py
 
-.PHONY: setup test test-slow test-demo test-gpu gpu-check mmcv-wheel wheelhouse lint demo demo-seg demo-cls demo-chain demo-chain-small demo-all format
+.PHONY: setup test test-e2e test-slow test-demo test-gpu gpu-check mmcv-wheel wheelhouse lint demo demo-seg demo-cls demo-chain demo-chain-small demo-all format
 
 setup:
 	@bash tools/setup_env.sh
@@ -20,7 +20,12 @@ lint: setup
 	.venv/bin/ruff format --check convnext_dense tools tests configs
 
 test: setup lint
-	$(PY) -m pytest -m "not slow" -q
+	$(PY) -m pytest -m "not slow and not e2e" -q
+
+# The long end-to-end runs (several CPU processes through the launchers, runs killed and resumed); CI runs them
+# after make test.
+test-e2e: setup
+	$(PY) -m pytest -m e2e -q
 
 test-slow: setup
 	$(PY) -m pytest -m slow -q

@@ -73,6 +73,7 @@ def _worker(rank, port, queue):
     os._exit(0)
 
 
+@pytest.mark.e2e  # two processes over gloo
 def test_cpu_sync_bn_over_two_processes_equals_batchnorm_over_the_whole_batch():
     queue = mp.get_context('spawn').Queue()
     mp.start_processes(_worker, args=(_free_port(), queue), nprocs=len(SIZES), start_method='spawn')

@@ -111,6 +111,7 @@ def _assert_same_weights(a, b):
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
 
 
+@pytest.mark.e2e  # trains, kills and resumes runs
 def test_kill_mid_iteration_then_resume_equals_an_uninterrupted_run(config, reference, tmp_path):
     ckpt4 = str(tmp_path / 'iter_4.pth')
     _kill_when(config, tmp_path, lambda: _pointer(tmp_path) == ckpt4)  # iteration 5 is under way
@@ -120,6 +121,7 @@ def test_kill_mid_iteration_then_resume_equals_an_uninterrupted_run(config, refe
     _assert_same_weights(_weights(tmp_path / f'iter_{MAX_ITERS}.pth'), reference)
 
 
+@pytest.mark.e2e  # trains, kills and resumes runs
 def test_kill_while_writing_a_checkpoint_then_resume_equals_an_uninterrupted_run(config, reference, tmp_path):
     def writing_iter_4():
         return any(f.startswith('.iter_4.pth.') and f.endswith('.tmp') for f in os.listdir(tmp_path))

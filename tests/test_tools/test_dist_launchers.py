@@ -285,6 +285,7 @@ def trained(request, tmp_path_factory):
     return _train(request.param, tmp_path_factory)
 
 
+@pytest.mark.e2e  # several processes train and test
 def test_dist_train_ranks_end_with_identical_weights(trained):
     probes = [torch.load(osp.join(trained['work'], f'probe_ws2_rank{r}.pth'), weights_only=False) for r in (0, 1)]
     for rank, probe in enumerate(probes):
@@ -340,12 +341,14 @@ def _assert_same_predictions(got, expected, num_val):
     assert metrics == ref_metrics
 
 
+@pytest.mark.e2e  # several processes train and test
 def test_dist_test_gathers_every_image_and_equals_one_process(trained):
     single = _test(trained, 'single')
     _assert_same_predictions(_test(trained, 'dist'), single, trained['num_val'])
     print(f'{trained["name"]}: {single[1]}')
 
 
+@pytest.mark.e2e  # several processes train and test
 def test_two_process_checkpoint_resumes_in_one_process(trained):
     result = _run(
         [
@@ -414,6 +417,7 @@ def _fake_slurm(root):
     return bin_dir
 
 
+@pytest.mark.e2e  # several processes train and test
 def test_slurm_launcher_runs_two_cpu_tasks_and_gathers_their_results(tmp_path_factory):
     trained = _train('classification', tmp_path_factory)
     _assert_same_predictions(_test(trained, 'slurm'), _test(trained, 'single'), trained['num_val'])
