@@ -71,6 +71,8 @@ class OnnxModel(BaseModel):
         self.session = create_session(path, device, threads)
         self.input_name = self.meta['input_name']
         self.dataset_meta = dict(self.meta.get('dataset_meta') or {})
+        if 'palette' in self.dataset_meta:  # JSON made the colour tuples lists; mmengine's visualiser wants tuples
+            self.dataset_meta['palette'] = [tuple(c) for c in self.dataset_meta['palette']]
 
     def run(self, image: np.ndarray) -> List[np.ndarray]:
         """The graph's outputs for a float32 NCHW batch."""
@@ -175,7 +177,13 @@ def onnx_inferencer(inferencer_cls, cfg, path: str, device: str = 'cpu', **kwarg
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # "checkpoint is not loaded": the weights are the file's, not the model's
         inferencer = inferencer_cls(model=cfg, weights=None, device='cpu', **kwargs)
+    meta = dict(model.dataset_meta)
+    if type(inferencer).__name__ == 'DetInferencer':
+        # DetInferencer's palette: its argument, else the config's dataset, else the checkpoint's ('random' if none)
+        built = inferencer.model.dataset_meta.get('palette')
+        if built != 'random' or 'palette' not in meta:
+            meta['palette'] = built
+    model.dataset_meta = meta
     inferencer.model = model
-    if model.dataset_meta:
-        inferencer.visualizer.dataset_meta = model.dataset_meta
+    inferencer.visualizer.dataset_meta = meta
     return inferencer

@@ -52,7 +52,7 @@ def random_checkpoint(cfg, path, seed: int = 0, classes=None) -> str:
             if name.endswith('gamma'):
                 param.uniform_(0.5, 1.5)
     classes = classes or [f'class{i}' for i in range(16)]
-    palette = [[(37 * i) % 256, (91 * i) % 256, (151 * i) % 256] for i in range(len(classes))]
+    palette = [((37 * i) % 256, (91 * i) % 256, (151 * i) % 256) for i in range(len(classes))]  # tuples, as datasets
     meta = {'dataset_meta': {'classes': classes, 'palette': palette}}
     torch.save({'state_dict': model.state_dict(), 'meta': meta}, path)
     return str(path)
