@@ -9,6 +9,7 @@ stage-wise lr decay for detection and segmentation come from mmdet's and mmseg's
 
 from .checkpoint_io import ATOMIC_BACKEND, AtomicLocalBackend, allow_mmengine_checkpoints, atomic_write, register
 from .hooks import CocoOutfileHook, NonFiniteLossHook, RandomStateHook, SafeCheckpointHook, UnswappedEMAHook
+from .layer_decay import LayoutLearningRateDecayOptimizerConstructor  # noqa: F401  (registration)
 from .optim import ClsLayerDecayOptimWrapperConstructor
 
 register()

@@ -6,7 +6,9 @@ from mmengine.registry import MODELS as MMENGINE_MODELS
 from .checkpoint import convert_state_dict, load_pretrained, read_checkpoint
 from .classifier import ClsHead, ConvNeXtClassifier, to_classifier_state_dict
 from .convnext import ARCH_SETTINGS, ConvNeXt
+from .convnext_isotropic import ConvNeXtIsotropic  # noqa: F401  (registers ConvNeXtIsotropic)
 from .data_preprocessor import ClsDataPreprocessor
+from .roadmap import ModernizedResNet  # noqa: F401  (registers ModernizedResNet)
 from .test_time_augs import InstanceTTAModel
 from .weights import RELEASED_WEIGHTS, WeightsDownloadError, fetch
 
