@@ -194,7 +194,7 @@ class ConvNeXtIsotropic(BaseModule):
         """
         what = f'ConvNeXtIsotropic(arch={self.arch!r})'
         hint = (
-            "Set model.backbone.arch to the file's size (S: 18 blocks of 384, B: 18 of 768, L: 36 of 1024); only "
+            " Set model.backbone.arch to the file's size (S: 18 blocks of 384, B: 18 of 768, L: 36 of 1024); only "
             'the released L has layer scale (gamma): layer_scale_init_value=None builds each size as released.'
         )
         return load_state_strictly(self, read_state(checkpoint, use_ema, prefix), checkpoint, what, hint=hint)

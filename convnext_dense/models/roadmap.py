@@ -30,6 +30,7 @@ Example:
     ((256, 512, 1024, 2048), (4, 8, 16, 32))
 """
 
+import functools
 import re
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -374,18 +375,17 @@ def _body_shapes(state: Mapping[str, torch.Tensor]) -> Dict[str, tuple]:
     }
 
 
+@functools.lru_cache(maxsize=None)
+def _step_layout(regime: str, step: str) -> Tuple[Tuple[str, tuple], ...]:
+    with torch.device('meta'):  # no memory, no init: a fraction of a second
+        model = ModernizedResNet(step, regime, out_norm=False, channels_last=False)
+    return tuple(sorted(_body_shapes(model.state_dict()).items()))
+
+
 def steps_fitting(state: Mapping[str, torch.Tensor]) -> List[Tuple[str, str]]:
     """The ``(regime, step)`` pairs whose backbone has exactly the stem, downsampling and block weights of ``state``.
 
     Several steps share a layout (``kernel_7``, ``gelu`` and ``fewer_activations`` differ in activations only).
-    Built on the meta device: no memory, a fraction of a second.
     """
-    wanted = _body_shapes(state)
-    fits = []
-    for regime in REGIMES:
-        for step in STEPS:
-            with torch.device('meta'):
-                model = ModernizedResNet(step, regime, out_norm=False, channels_last=False)
-            if _body_shapes(model.state_dict()) == wanted:
-                fits.append((regime, step))
-    return fits
+    wanted = tuple(sorted(_body_shapes(state).items()))
+    return [(regime, step) for regime in REGIMES for step in STEPS if _step_layout(regime, step) == wanted]

@@ -54,7 +54,7 @@ def load_state_strictly(
         what: the model, for messages (``"ModernizedResNet(step='gelu')"``).
         optional: regular expressions of model keys that may be absent and stay initialised (output norms
             new for dense prediction).
-        hint: the fix to add to the error message.
+        hint: the fix to add to the error message (starting with a space).
 
     Returns:
         ``dict(missing=[...], unexpected=[...])``: optional keys left initialised, file keys not used.
@@ -76,7 +76,7 @@ def load_state_strictly(
             problems.append(f'{len(required)} weights are missing: {shorten(required)}')
         if mismatched:
             problems.append(f'{len(mismatched)} weights have other shapes: {shorten(mismatched, 4)}')
-        raise CheckpointError(f'Checkpoint {source!r} does not fit {what}: ' + '; '.join(problems) + '. ' + hint)
+        raise CheckpointError(f'Checkpoint {source!r} does not fit {what}: ' + '; '.join(problems) + '.' + hint)
     unexpected = [k for k in state if k not in own]
     model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
     print_log(
