@@ -27,6 +27,7 @@ Example:
     {'depth': 36, 'dim': 1024, 'layer_scale_init_value': 1e-06}
 """
 
+import re
 from dataclasses import dataclass
 from typing import Dict, Optional, Sequence, Tuple, Union
 
@@ -197,7 +198,13 @@ class ConvNeXtIsotropic(BaseModule):
             " Set model.backbone.arch to the file's size (S: 18 blocks of 384, B: 18 of 768, L: 36 of 1024); only "
             'the released L has layer scale (gamma): layer_scale_init_value=None builds each size as released.'
         )
-        return load_state_strictly(self, read_state(checkpoint, use_ema, prefix), checkpoint, what, hint=hint)
+        state = read_state(checkpoint, use_ema, prefix)
+        return load_state_strictly(self, state, checkpoint, what, hint=hint, body=self._is_body)
+
+    def _is_body(self, key: str) -> bool:
+        """Whether a file key is the stem or a built block (a file of the whole model fits one built up to a block)."""
+        match = re.match(r'^blocks\.(\d+)\.', key)
+        return key.startswith('downsample_layers.') or (match is not None and int(match[1]) < len(self.blocks))
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         if self.channels_last:

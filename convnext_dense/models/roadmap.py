@@ -326,7 +326,7 @@ class ModernizedResNet(BaseModule):
         """
         state = resnet_to_roadmap(read_state(checkpoint, use_ema=use_ema, prefix=prefix))
         try:
-            return load_state_strictly(self, state, checkpoint, self.what, optional=(r'norm\d+\.',))
+            return load_state_strictly(self, state, checkpoint, self.what, optional=(r'norm\d+\.',), body=self._is_body)
         except CheckpointError as error:
             fits = [f'{regime}/{step}' for regime, step in steps_fitting(state)]
             where = f'it fits {", ".join(fits)}' if fits else 'it fits no roadmap step'
@@ -334,6 +334,11 @@ class ModernizedResNet(BaseModule):
                 f'{error} A roadmap checkpoint fits the step it was trained as ({where}); set '
                 f'model.backbone.step (and regime) to it, or give the checkpoint of step {self.step!r}.'
             ) from None
+
+    def _is_body(self, key: str) -> bool:
+        """Whether a file key belongs to a built stage (a file of the whole backbone fits one built up to a stage)."""
+        match = re.match(r'^(downsample_layers|stages)\.(\d+)\.', key)
+        return match is not None and int(match[2]) < len(self.stages)
 
     def _freeze_stages(self):
         frozen = list(self.downsample_layers[: self.frozen_stages + 1] if self.frozen_stages >= 0 else [])

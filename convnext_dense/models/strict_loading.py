@@ -7,7 +7,7 @@ of the file the model does not use (a classifier head, a detector's neck) are re
 """
 
 import re
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -16,6 +16,8 @@ from mmengine.logging import print_log
 from ..errors import CheckpointError
 from ..utils import shorten
 from .checkpoint import convert_state_dict, read_checkpoint
+
+_BODY = re.compile(r'^(downsample_layers|stages|blocks)\.')
 
 
 def read_state(filename: str, use_ema: bool = False, prefix: Optional[str] = None) -> Dict[str, torch.Tensor]:
@@ -44,8 +46,11 @@ def load_state_strictly(
     what: str,
     optional: Sequence[str] = (),
     hint: str = '',
+    body: Callable[[str], bool] = _BODY.match,
 ) -> Dict[str, List[str]]:
-    """Load ``state`` into ``model``: every model key must be there with its shape, except ``optional`` ones.
+    """Load ``state`` into ``model``: every model key must be there with its shape, except ``optional`` ones, and
+    the file may hold no backbone weight (``body``) the model lacks: extra blocks, or a layer scale ``gamma`` the
+    model was built without, would change the function if they were dropped silently.
 
     Args:
         model: the backbone.
@@ -55,12 +60,15 @@ def load_state_strictly(
         optional: regular expressions of model keys that may be absent and stay initialised (output norms
             new for dense prediction).
         hint: the fix to add to the error message (starting with a space).
+        body: whether a file key is a backbone weight the model should have (the rest, a classifier head, a
+            detector's neck, is reported as unused). Default: stem, downsampling layers, stages and blocks.
 
     Returns:
         ``dict(missing=[...], unexpected=[...])``: optional keys left initialised, file keys not used.
 
     Raises:
-        CheckpointError: a required key is missing or has another shape (names them, and ``hint``).
+        CheckpointError: a required key is missing or has another shape, or the file has backbone weights the
+            model lacks (names them, and ``hint``).
     """
     own = model.state_dict()
     absent = [k for k in own if k not in state]
@@ -70,10 +78,13 @@ def load_state_strictly(
         for k in own
         if k in state and state[k].shape != own[k].shape
     ]
-    if required or mismatched:
+    extra = [k for k in state if k not in own and body(k)]
+    if required or mismatched or extra:
         problems = []
         if required:
             problems.append(f'{len(required)} weights are missing: {shorten(required)}')
+        if extra:
+            problems.append(f'the file has {len(extra)} backbone weights the model lacks: {shorten(extra)}')
         if mismatched:
             problems.append(f'{len(mismatched)} weights have other shapes: {shorten(mismatched, 4)}')
         raise CheckpointError(f'Checkpoint {source!r} does not fit {what}: ' + '; '.join(problems) + '.' + hint)

@@ -288,6 +288,14 @@ def test_own_checkpoints_load_strictly_and_a_wrong_step_is_named(tmp_path):
     wrong = ModernizedResNet('fewer_norms', TINY, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
     with pytest.raises(CheckpointError, match='fits no roadmap step'):  # a custom regime: no named regime fits
         wrong.init_weights()
+    layer_scaled = ModernizedResNet('fewer_norms', TINY)  # gamma from this step on
+    torch.save(layer_scaled.state_dict(), tmp_path / 'fewer_norms.pth')
+    truncated = ModernizedResNet('fewer_norms', TINY, out_indices=(1,))  # fits the stages it has
+    truncated.load_checkpoint(str(tmp_path / 'fewer_norms.pth'))
+    with pytest.raises(CheckpointError, match=r'backbone weights the model lacks: stages\.0\.0\.gamma'):
+        ModernizedResNet('fewer_norms', TINY, layer_scale_init_value=0).load_checkpoint(
+            str(tmp_path / 'fewer_norms.pth')
+        )
     with torch.device('meta'):
         full = ModernizedResNet('gelu', out_norm=False).state_dict()
     assert steps_fitting(full) == [('resnet50', 'kernel_7'), ('resnet50', 'gelu'), ('resnet50', 'fewer_activations')]
