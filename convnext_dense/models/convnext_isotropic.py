@@ -32,12 +32,11 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModule
 from mmengine.registry import MODELS
-from timm.layers import trunc_normal_
 
 from ..errors import ConfigError
 from . import convnext
+from .base import FeatureBackbone
 from .checkpoint import load_state, read_state
 
 ISOTROPIC_ARCHS: Dict[str, dict] = {
@@ -71,7 +70,7 @@ ISOTROPIC_WEIGHTS: Dict[str, IsotropicWeights] = {
 
 
 @MODELS.register_module()
-class ConvNeXtIsotropic(BaseModule):
+class ConvNeXtIsotropic(FeatureBackbone):
     """Isotropic ConvNeXt backbone: a tuple of NCHW maps at stride 16 (one per returned block).
 
     Args:
@@ -112,7 +111,7 @@ class ConvNeXtIsotropic(BaseModule):
                 "backbones here (the classifier's head.norm is their final norm)"
             )
         self.out_norm = False
-        self.out_indices = self._check_out_indices(out_indices)
+        self.out_indices = self.check_indices(out_indices, self.depth, unit='block')
         if not 0.0 <= drop_path_rate < 1.0:
             raise ConfigError(f'ConvNeXtIsotropic: drop_path_rate={drop_path_rate} must be in [0, 1)')
         if layer_scale_init_value is None:
@@ -151,39 +150,9 @@ class ConvNeXtIsotropic(BaseModule):
             )
         return dict(dict(layer_scale_init_value=0.0), **arch)
 
-    def _check_out_indices(self, out_indices) -> Tuple[int, ...]:
-        indices = (out_indices,) if isinstance(out_indices, int) else tuple(out_indices)
-        ok = all(isinstance(i, int) and -self.depth <= i < self.depth for i in indices)
-        normalised = tuple(sorted({i % self.depth for i in indices})) if ok else ()
-        if not normalised or len(normalised) != len(indices):
-            raise ConfigError(
-                f'ConvNeXtIsotropic: out_indices={indices}; give distinct block indices in '
-                f'[{-self.depth}, {self.depth - 1}] (-1: the last block, what the classifier reads)'
-            )
-        return normalised
-
     @property
-    def out_channels(self) -> Tuple[int, ...]:
-        return tuple(info['num_chs'] for info in self.feature_info)
-
-    @property
-    def out_strides(self) -> Tuple[int, ...]:
-        return tuple(info['reduction'] for info in self.feature_info)
-
-    def init_weights(self):
-        """Truncated-normal (std 0.02) conv and linear weights, zero biases, as released; then ``init_cfg``."""
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                trunc_normal_(m.weight, std=0.02)
-                nn.init.zeros_(m.bias)
-        if self.init_cfg is not None:
-            init_cfg = dict(self.init_cfg)
-            if init_cfg.pop('type', None) != 'Pretrained' or 'checkpoint' not in init_cfg:
-                raise ConfigError(
-                    f"ConvNeXtIsotropic: init_cfg={self.init_cfg}; use dict(type='Pretrained', checkpoint=PATH)"
-                )
-            self.load_checkpoint(**init_cfg)
-        self._is_init = True
+    def what(self) -> str:
+        return f'ConvNeXtIsotropic(arch={self.arch!r})'
 
     def load_checkpoint(self, checkpoint: str, use_ema: bool = False, prefix: Optional[str] = None) -> dict:
         """Load the authors' file (``stem``, ``blocks``; ``norm``/``head`` unused) or ours, strictly.
@@ -192,13 +161,12 @@ class ConvNeXtIsotropic(BaseModule):
             CheckpointError: a weight is missing or has another shape (for L: a file without layer scale, or
                 a model built without it, names the ``gamma`` keys).
         """
-        what = f'ConvNeXtIsotropic(arch={self.arch!r})'
         hint = (
             " Set model.backbone.arch to the file's size (S: 18 blocks of 384, B: 18 of 768, L: 36 of 1024); only "
             'the released L has layer scale (gamma): layer_scale_init_value=None builds each size as released.'
         )
         state = read_state(checkpoint, use_ema=use_ema, prefix=prefix)
-        return load_state(self, state, checkpoint, what=what, hint=hint)
+        return load_state(self, state, checkpoint, what=self.what, hint=hint)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         if self.channels_last:

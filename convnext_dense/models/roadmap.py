@@ -36,13 +36,13 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModule
 from mmengine.registry import MODELS
-from timm.layers import DropPath, LayerNorm2dFp32, trunc_normal_
+from timm.layers import DropPath, LayerNorm2dFp32
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..errors import CheckpointError, ConfigError
 from . import convnext
+from .base import FeatureBackbone
 from .checkpoint import load_state, read_state
 from .roadmap_steps import REGIMES, STEPS, RoadmapStep, resolve_step
 
@@ -171,7 +171,7 @@ def resnet_to_roadmap(state_dict: Mapping[str, torch.Tensor]) -> Dict[str, torch
 
 
 @MODELS.register_module()
-class ModernizedResNet(BaseModule):
+class ModernizedResNet(FeatureBackbone):
     """A step of the roadmap from ResNet to ConvNeXt; a tuple of NCHW maps at strides 4, 8, 16, 32.
 
     Args:
@@ -215,9 +215,8 @@ class ModernizedResNet(BaseModule):
         super().__init__(init_cfg=init_cfg)
         self.spec = resolve_step(step, regime)
         self.step, self.regime = step, regime
-        self.what = f'ModernizedResNet(step={step!r}, regime={regime!r})'  # for messages
         self.depths, self.dims = self.spec.depths, self.spec.dims
-        self.out_indices = self._check_out_indices(out_indices, len(self.depths))
+        self.out_indices = self.check_indices(out_indices, len(self.depths))
         if not -1 <= frozen_stages <= len(self.depths):
             raise ConfigError(
                 f'{self.what}: frozen_stages={frozen_stages}; use -1, 0 (the stem) or 1..{len(self.depths)}'
@@ -250,7 +249,7 @@ class ModernizedResNet(BaseModule):
         ]
         if channels_last:
             self.to(memory_format=torch.channels_last)
-        self._freeze_stages()
+        self.freeze_stages(self.frozen_stages)
 
     def extra_repr(self) -> str:
         return f'step={self.step!r}, regime={self.regime!r}'
@@ -280,40 +279,9 @@ class ModernizedResNet(BaseModule):
         ]
         self.stages.append(nn.Sequential(*blocks))
 
-    def _check_out_indices(self, out_indices, num_stages: int) -> Tuple[int, ...]:
-        indices = (out_indices,) if isinstance(out_indices, int) else tuple(out_indices)
-        ok = all(isinstance(i, int) and -num_stages <= i < num_stages for i in indices)
-        normalised = tuple(sorted({i % num_stages for i in indices})) if ok else ()
-        if not ok or not normalised or len(normalised) != len(indices):
-            raise ConfigError(
-                f'{self.what}: out_indices={indices}; give distinct stage indices in [{-num_stages}, {num_stages - 1}]'
-            )
-        return normalised
-
     @property
-    def out_channels(self) -> Tuple[int, ...]:
-        return tuple(info['num_chs'] for info in self.feature_info)
-
-    @property
-    def out_strides(self) -> Tuple[int, ...]:
-        return tuple(info['reduction'] for info in self.feature_info)
-
-    def init_weights(self):
-        """Truncated-normal (std 0.02) conv and linear weights, zero biases (the paper's Table 5 recipe, every
-        step); then the checkpoint of ``init_cfg``."""
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-        if self.init_cfg is not None:
-            init_cfg = dict(self.init_cfg)
-            if init_cfg.pop('type', None) != 'Pretrained' or 'checkpoint' not in init_cfg:
-                raise ConfigError(
-                    f"{self.what}: init_cfg={self.init_cfg}; use dict(type='Pretrained', checkpoint=PATH)"
-                )
-            self.load_checkpoint(**init_cfg)
-        self._is_init = True
+    def what(self) -> str:
+        return f'ModernizedResNet(step={self.step!r}, regime={self.regime!r})'
 
     def load_checkpoint(self, checkpoint: str, use_ema: bool = False, prefix: Optional[str] = None) -> dict:
         """Load a checkpoint of this step strictly (every weight; the output norms ``norm{i}`` may be absent).
@@ -335,17 +303,9 @@ class ModernizedResNet(BaseModule):
                 f'model.backbone.step (and regime) to it, or give the checkpoint of step {self.step!r}.'
             ) from None
 
-    def _freeze_stages(self):
-        frozen = list(self.downsample_layers[: self.frozen_stages + 1] if self.frozen_stages >= 0 else [])
-        frozen += list(self.stages[: max(self.frozen_stages, 0)])
-        for module in frozen:
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
-
     def train(self, mode: bool = True):
         super().train(mode)
-        self._freeze_stages()
+        self.freeze_stages(self.frozen_stages)
         if mode and self.norm_eval:
             for m in self.modules():
                 if isinstance(m, _BatchNorm):
