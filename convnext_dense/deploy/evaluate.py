@@ -8,6 +8,7 @@ segmentation mIoU, classification top-k accuracy, for both.
 """
 
 import copy
+import os.path as osp
 import time
 from typing import Optional
 
@@ -28,6 +29,7 @@ def compare_metrics(
     limit: Optional[int] = None,
     device: str = 'cpu',
     threads: Optional[int] = None,
+    work_dir: Optional[str] = None,
 ) -> dict:
     """Evaluate the checkpoint in PyTorch and the exported file in onnxruntime on ``cfg``'s test set.
 
@@ -38,6 +40,8 @@ def compare_metrics(
         limit: evaluate the first ``limit`` images only (the metrics then still count the others' ground truth).
         device: onnxruntime's device ('cpu' or 'cuda'); PyTorch runs on the CPU.
         threads: onnxruntime's intra-op threads (None: its default).
+        work_dir: where evaluators that write results files (COCO's ``outfile_prefix``) write them, one folder
+            per backend; None: a temporary folder.
 
     Returns:
         ``{'pytorch': metrics, 'onnxruntime': metrics, 'images': n, 'seconds': {'pytorch': s, 'onnxruntime': s}}``.
@@ -53,8 +57,9 @@ def compare_metrics(
     evaluators = dict(
         pytorch=Evaluator(copy.deepcopy(cfg.test_evaluator)), onnxruntime=Evaluator(copy.deepcopy(cfg.test_evaluator))
     )
-    for evaluator in evaluators.values():
+    for name, evaluator in evaluators.items():
         evaluator.dataset_meta = loader.dataset.metainfo
+        _outfiles(evaluator, osp.join(work_dir, name) if work_dir else None)
     seconds = dict(pytorch=0.0, onnxruntime=0.0)
     images = 0
     for data in loader:
@@ -70,6 +75,15 @@ def compare_metrics(
         images += len(data['inputs'])
     metrics = {name: evaluator.evaluate(images) for name, evaluator in evaluators.items()}
     return dict(metrics, images=images, seconds=seconds)
+
+
+def _outfiles(evaluator: Evaluator, folder: Optional[str]) -> None:
+    """Point results files (a prefix such as ``'{log_dir}/coco_test'``, which a Runner's hook fills) into
+    ``folder``, or at the metric's own temporary folder."""
+    for metric in evaluator.metrics:
+        prefix = getattr(metric, 'outfile_prefix', None)
+        if isinstance(prefix, str):
+            metric.outfile_prefix = osp.join(folder, osp.basename(prefix)) if folder else None
 
 
 def format_comparison(result: dict) -> str:

@@ -29,7 +29,16 @@ from .ops import dynamic_adaptive_pools
 from .preprocess import preprocess_from
 from .segmentor import SegmentorGraph
 
-__all__ = ['export_onnx', 'read_metadata', 'build_model', 'load_model_checkpoint', 'task_of', 'METADATA_KEY', 'PARTS']
+__all__ = [
+    'export_onnx',
+    'export_model',
+    'read_metadata',
+    'build_model',
+    'load_model_checkpoint',
+    'task_of',
+    'METADATA_KEY',
+    'PARTS',
+]
 
 METADATA_KEY = 'convnext_dense'
 PARTS = ('model', 'backbone')
@@ -154,7 +163,7 @@ def _fuse(model: nn.Module) -> bool:
     return False
 
 
-def _graph(cfg: Config, model: nn.Module, task: str, dtype: torch.dtype) -> Tuple[nn.Module, str, dict]:
+def _graph(model: nn.Module, task: str, dtype: torch.dtype) -> Tuple[nn.Module, str, dict]:
     """The graph module, its model attribute name and the task's metadata."""
     if task == 'backbone':
         backbone = getattr(model, 'backbone', model)
@@ -240,23 +249,39 @@ def export_onnx(
         ConfigError: a part of the model that the export cannot express, named by its config key.
         CheckpointError / MissingFileError: a checkpoint that is missing or does not fit.
     """
-    import onnx
-
-    if opset < DEFAULT_OPSET:
-        raise ConfigError(f'export: opset={opset}; the graphs need opset {DEFAULT_OPSET} or later')
     task = task_of(cfg, part)
     model = build_model(cfg)
     check_exportable(cfg, model, task)
     dataset_meta = load_model_checkpoint(model, checkpoint) if checkpoint else None
+    shape = shape or default_shape(cfg, task)
+    return _export(model, task, out, fp16, fuse, opset, shape, _dataset_meta(cfg, dataset_meta))
+
+
+def export_model(
+    model: nn.Module, task: str, out: str, fp16: bool = False, opset: int = DEFAULT_OPSET, shape=(320, 320)
+):
+    """Export a built model in eval mode (:func:`task_of` names its ``task``), e.g. one the benchmark built.
+
+    The model is changed in place (fused, pyramid pools swapped, float16 with ``fp16``): pass a copy to keep
+    it. Returns the metadata written into ``out``.
+    """
+    return _export(model, task, out, fp16, True, opset, tuple(shape), {})
+
+
+def _export(model, task, out, fp16, fuse, opset, shape, dataset_meta) -> dict:
+    import onnx
+
+    if opset < DEFAULT_OPSET:
+        raise ConfigError(f'export: opset={opset}; the graphs need opset {DEFAULT_OPSET} or later')
     fused = _fuse(model) if fuse else False
     dynamic_adaptive_pools(model)
     dtype = torch.float16 if fp16 else torch.float32
     if fp16:
         half_with_fp32_norms(model)
-    graph, prefix, meta = _graph(cfg, model, task, dtype)
+    graph, prefix, meta = _graph(model, task, dtype)
     graph.eval()
     in_name, out_names, axes = _io(task, graph, meta)
-    example = torch.rand(1, 3, *(shape or default_shape(cfg, task))) * (1 if task == 'backbone' else 255)
+    example = torch.rand(1, 3, *shape) * (1 if task == 'backbone' else 255)
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     with running_modules(graph) as running, warnings.catch_warnings():
         warnings.simplefilter('ignore')  # the tracer's warnings are about Python values the graphs do not use
@@ -282,7 +307,7 @@ def export_onnx(
         fp16=fp16,
         fused=fused,
         opset=opset,
-        dataset_meta=_dataset_meta(cfg, dataset_meta),
+        dataset_meta=dataset_meta,
     )
     proto = onnx.load(out)
     onnx.helper.set_model_props(proto, {METADATA_KEY: json.dumps(meta)})

@@ -62,8 +62,9 @@ def test_a_backbone_file_has_no_test_step(exported):
 
 
 @pytest.mark.parametrize('kind', ['mask_rcnn', 'upernet'])
-def test_test_set_metrics_are_pytorchs(synthetic_set, tmp_path, kind):
+def test_test_set_metrics_are_pytorchs(synthetic_set, tmp_path, monkeypatch, kind):
     """The test loop (dataloader, evaluator) of both backends; with random weights the metrics must agree."""
+    monkeypatch.chdir(tmp_path)
     if kind == 'mask_rcnn':
         root = synthetic_set('coco', num_train=1, num_val=4, image_size=96, seed=0)
     else:
@@ -78,3 +79,4 @@ def test_test_set_metrics_are_pytorchs(synthetic_set, tmp_path, kind):
     for key in keys:
         assert abs(result['onnxruntime'][key] - result['pytorch'][key]) <= 1e-3, format_comparison(result)
     assert '| PyTorch | onnxruntime |' in format_comparison(result)
+    assert not (tmp_path / '{log_dir}').exists()  # COCO's results files: in a temporary folder, not a literal path
