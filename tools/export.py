@@ -52,11 +52,15 @@ def main():
         fuse=not args.no_fuse,
         opset=args.opset,
         shape=args.shape,
+        verify=not args.no_verify,
     )
     form = ('fp16' if meta['fp16'] else 'fp32') + (', fused' if meta['fused'] else ', unfused')
     print(f'wrote {args.out}: {meta["task"]}, {form}')
     print(f'input {meta["input_name"]!r}: {meta["input"]}')
     print(f'outputs: {", ".join(meta["outputs"])}' + (' (one image per call)' if meta['batch'] == 1 else ''))
+    if 'verified' in meta:
+        checked = {k: v for k, v in meta['verified'].items() if k != 'size'}
+        print(f'checked in onnxruntime against PyTorch at {"x".join(map(str, meta["verified"]["size"]))}: {checked}')
     if args.evaluate:
         print(format_comparison(compare_metrics(cfg, args.checkpoint, args.out, limit=args.limit)))
 

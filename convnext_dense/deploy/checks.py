@@ -217,13 +217,22 @@ def _part(model_prefix: str, path: str) -> str:
     return '.'.join(names[:depth])
 
 
-def export_error(graph: nn.Module, model_prefix: str, path: Optional[str], exc: BaseException) -> ConfigError:
-    """The :class:`ConfigError` for an export that failed in module ``path`` of ``graph`` (None: unknown)."""
+def export_error(
+    graph: nn.Module, model_prefix: str, path: Optional[str], exc: BaseException, at: Optional[str] = None
+) -> ConfigError:
+    """The :class:`ConfigError` for an export that failed in module ``path`` of ``graph`` (None: unknown).
+
+    ``at``: the input size at which the exported file failed in onnxruntime (None: the export itself failed).
+    """
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if not path:
-        return ConfigError(
-            f'export: the ONNX exporter failed ({reason}); export the backbone alone with --part backbone'
+    if at:
+        reason = (
+            f'the file fails in onnxruntime at {at}, another size than the traced one, so it computes with sizes '
+            f'fixed at export ({reason[:300]})'
         )
+    if not path:
+        what = reason if at else f'the ONNX exporter failed ({reason})'
+        return ConfigError(f'export: {what}; export the backbone alone with --part backbone')
     part = _part(model_prefix, path)
     module = graph.get_submodule(f'{model_prefix}.{part}' if model_prefix else part)
     key = 'model.' + re.sub(r'\.(\d+)', r'[\1]', part)

@@ -13,6 +13,7 @@ and returns is written into the file (:func:`read_metadata`) for :mod:`.runtime`
 import json
 import os
 import os.path as osp
+import re
 import warnings
 from typing import Optional, Sequence, Tuple
 
@@ -193,10 +194,10 @@ def _graph(model: nn.Module, task: str, dtype: torch.dtype) -> Tuple[nn.Module, 
     return TwoStageDetectorGraph(model, pre, dtype), 'detector', meta
 
 
-def _io(task: str, graph: nn.Module, meta: dict):
-    """Input name, output names and dynamic axes of each task's graph."""
+def _io(task: str, meta: dict, num_outputs: int):
+    """Input name, output names and dynamic axes of each task's graph (``num_outputs``: the backbone's)."""
     if task == 'backbone':
-        outputs = [f'feat{i}' for i in range(len(meta['out_strides']) or 4)]
+        outputs = [f'feat{i}' for i in range(num_outputs)]
         axes = {'input': {0: 'batch', 2: 'height', 3: 'width'}}
         axes.update({name: {0: 'batch', 2: f'{name}_height', 3: f'{name}_width'} for name in outputs})
         return 'input', outputs, axes
@@ -209,6 +210,12 @@ def _io(task: str, graph: nn.Module, meta: dict):
     axes = {'image': {2: 'height', 3: 'width'}}  # one image a call: detections per image have their own count
     axes.update({name: {0: 'detections'} for name in outputs})
     return 'image', outputs, axes
+
+
+def _count_outputs(graph: nn.Module, example: torch.Tensor) -> int:
+    """How many feature maps a backbone that does not declare its strides returns."""
+    with torch.no_grad():
+        return len(graph(example))
 
 
 def default_shape(cfg: Config, task: str) -> Tuple[int, int]:
@@ -229,6 +236,7 @@ def export_onnx(
     fuse: bool = True,
     opset: int = DEFAULT_OPSET,
     shape: Optional[Sequence[int]] = None,
+    verify: bool = True,
 ) -> dict:
     """Export ``cfg``'s model (``part='model'``) or its backbone (``part='backbone'``) to ``out``.
 
@@ -241,6 +249,8 @@ def export_onnx(
         fuse: export ConvNeXt's deploy form (LayerNorm affine and layer scale folded into the Linears).
         opset: the ONNX opset (at least 17).
         shape: (height, width) of the tracing example; sizes stay dynamic in the graph.
+        verify: run the file in onnxruntime at another size (and batch) than the traced one and compare it
+            with the model in PyTorch (:func:`verify_export`); the result is in the metadata.
 
     Returns:
         The metadata written into the file (:func:`read_metadata`).
@@ -254,7 +264,7 @@ def export_onnx(
     check_exportable(cfg, model, task)
     dataset_meta = load_model_checkpoint(model, checkpoint) if checkpoint else None
     shape = shape or default_shape(cfg, task)
-    return _export(model, task, out, fp16, fuse, opset, shape, _dataset_meta(cfg, dataset_meta))
+    return _export(model, task, out, fp16, fuse, opset, shape, _dataset_meta(cfg, dataset_meta), verify)
 
 
 def export_model(
@@ -265,10 +275,10 @@ def export_model(
     The model is changed in place (fused, pyramid pools swapped, float16 with ``fp16``): pass a copy to keep
     it. Returns the metadata written into ``out``.
     """
-    return _export(model, task, out, fp16, True, opset, tuple(shape), {})
+    return _export(model, task, out, fp16, True, opset, tuple(shape), {}, verify=False)
 
 
-def _export(model, task, out, fp16, fuse, opset, shape, dataset_meta) -> dict:
+def _export(model, task, out, fp16, fuse, opset, shape, dataset_meta, verify) -> dict:
     import onnx
 
     if opset < DEFAULT_OPSET:
@@ -280,8 +290,9 @@ def _export(model, task, out, fp16, fuse, opset, shape, dataset_meta) -> dict:
         half_with_fp32_norms(model)
     graph, prefix, meta = _graph(model, task, dtype)
     graph.eval()
-    in_name, out_names, axes = _io(task, graph, meta)
     example = torch.rand(1, 3, *shape) * (1 if task == 'backbone' else 255)
+    num_outputs = len(meta.get('out_strides') or []) or (_count_outputs(graph, example) if task == 'backbone' else 0)
+    in_name, out_names, axes = _io(task, meta, num_outputs)
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     with running_modules(graph) as running, warnings.catch_warnings():
         warnings.simplefilter('ignore')  # the tracer's warnings are about Python values the graphs do not use
@@ -309,10 +320,73 @@ def _export(model, task, out, fp16, fuse, opset, shape, dataset_meta) -> dict:
         opset=opset,
         dataset_meta=dataset_meta,
     )
+    if verify:
+        meta['verified'] = verify_export(graph, prefix, out, task, shape, in_name, fp16)
     proto = onnx.load(out)
     onnx.helper.set_model_props(proto, {METADATA_KEY: json.dumps(meta)})
     onnx.save(proto, out)
     return meta
+
+
+def verify_export(graph: nn.Module, prefix: str, path: str, task: str, shape, in_name: str, fp16: bool) -> dict:
+    """The file in onnxruntime against ``graph`` in PyTorch at a size (and batch) other than the traced one.
+
+    A part that computes with sizes the tracer recorded as constants (Python numbers taken from tensor
+    shapes) exports without an error but only works at the traced size; this catches it.
+
+    Returns:
+        ``dict(size=[N, 3, H, W], max_rel_err)`` (dense outputs) or ``dict(size, detections, matched)``.
+
+    Raises:
+        ConfigError: onnxruntime fails at that size (naming the part of the failing node), or the results differ.
+    """
+    import onnxruntime as ort
+
+    from .compare import match_detections, relative_error
+
+    batch = 1 if task == 'detector' else 2
+    size = (batch, 3, shape[0] + 37, shape[1] + 53)  # another size, not a multiple of 32
+    x = torch.rand(size, generator=torch.Generator().manual_seed(0)) * (1 if task == 'backbone' else 255)
+    session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    try:
+        got = session.run(None, {in_name: x.numpy()})
+    except Exception as exc:  # onnxruntime's errors name the node: '/detector/backbone/.../Reshape'
+        node = re.search(r"Name:'/([^']+)'", str(exc))
+        path_ = node.group(1).rsplit('/', 1)[0].replace('/', '.').split('.') if node else []
+        raise export_error(graph, prefix, _module_path(graph, path_), exc, at=f'{size[2]}x{size[3]}') from exc
+    if fp16:  # the float16 layers are not run in PyTorch on the CPU: that the file runs at the size is checked
+        return dict(size=list(size))
+    with torch.no_grad():
+        expected = graph(x)
+    if task == 'detector':
+        names = ('bboxes', 'scores', 'labels', 'masks')
+        result = match_detections(dict(zip(names, got)), dict(zip(names, expected)))
+        ok = result['matched'] == result['ref'] == result['out']
+        detail, report = f'{result}', dict(detections=result['ref'], matched=result['matched'])
+    else:
+        expected = expected if isinstance(expected, (tuple, list)) else (expected,)
+        error = max(relative_error(g, e) for g, e in zip(got, expected))
+        ok, detail, report = error <= 1e-3, f'largest relative difference {error:.2g}', dict(max_rel_err=error)
+    if not ok:
+        raise ConfigError(
+            f"export: the graph traced at {shape[0]}x{shape[1]} does not give PyTorch's results at "
+            f'{size[2]}x{size[3]} ({detail}): a part computes with sizes fixed at export (Python numbers from '
+            f'tensor shapes). Export at the size you will run (--shape H W) and feed only that size, or change '
+            f'that part.'
+        )
+    return dict(size=list(size), **report)
+
+
+def _module_path(graph: nn.Module, names) -> Optional[str]:
+    """The longest prefix of an ONNX node's scope names that is a submodule of ``graph``."""
+    for end in range(len(names), 0, -1):
+        candidate = '.'.join(names[:end])
+        try:
+            graph.get_submodule(candidate)
+            return candidate
+        except AttributeError:
+            continue
+    return None
 
 
 def read_metadata(path: str) -> dict:

@@ -74,6 +74,43 @@ def test_a_part_that_does_not_trace_is_named(tmp_path, backbone, part):
     assert ('fft_rfft2' in message) if backbone.startswith('Spectral') else ('Python list' in message)
 
 
+@MODELS.register_module(force=True)
+class FixedSizeTestBackbone(SpectralTestBackbone):
+    """A backbone that reads a size as a Python number: traced, it keeps the example's size."""
+
+    def forward(self, x):
+        return (self.conv(x) * float(x.shape[-1]),)
+
+
+@MODELS.register_module(force=True)
+class FixedShapeTestBackbone(SpectralTestBackbone):
+    """A backbone whose reshape takes the example's size as constants."""
+
+    def forward(self, x):
+        y = self.conv(x)
+        return (y.reshape(-1, int(y.shape[2]) * int(y.shape[3])).reshape(y.shape[0], 16, int(y.shape[2]), -1),)
+
+
+def test_a_part_with_sizes_fixed_at_export_is_caught_at_another_size(tmp_path):
+    cfg = tiny_config('classifier')
+    cfg.model.backbone = dict(type='FixedSizeTestBackbone')
+    with pytest.raises(ConfigError, match=r"traced at 224x224 does not give PyTorch's results at 261x277"):
+        export_onnx(cfg, None, str(tmp_path / 'm.onnx'), part='backbone')  # the classifier's LayerNorm hides a scale
+    cfg.model.backbone = dict(type='FixedShapeTestBackbone')
+    with pytest.raises(
+        ConfigError, match=r'model\.backbone \(FixedShapeTestBackbone\).*fails in onnxruntime at 261x277'
+    ):
+        export_onnx(cfg, None, str(tmp_path / 'm.onnx'))
+    assert export_onnx(cfg, None, str(tmp_path / 'm.onnx'), verify=False)['task'] == 'classifier'  # as asked
+
+
+def test_the_file_records_its_verification(exported):
+    from convnext_dense.deploy import read_metadata
+
+    verified = read_metadata(exported('upernet')[2])['verified']
+    assert verified['size'] == [2, 3, 128 + 37, 128 + 53] and verified['max_rel_err'] < 1e-4
+
+
 def test_single_stage_detectors_are_refused_by_type(tmp_path):
     cfg = tiny_config('mask_rcnn')
     head = dict(type='RPNHead', in_channels=64, feat_channels=64, anchor_generator=cfg.model.rpn_head.anchor_generator)
