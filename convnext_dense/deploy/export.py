@@ -20,7 +20,6 @@ from typing import Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 from ..errors import CheckpointError, ConfigError, MissingFileError
 from .checks import check_exportable, export_error, locate_failure, running_modules
@@ -61,23 +60,15 @@ def task_of(cfg: Config, part: str = 'model') -> str:
 
 
 def build_model(cfg: Config) -> nn.Module:
-    """``cfg.model`` built in its scope, in eval mode, without the backbone's pretrained weights or compile.
+    """``cfg.model`` built in its scope without the backbone's pretrained weights (the analysis package's
+    builder), in eval mode and with ConvNeXt's ``compile`` off: the tracer has to see the forward itself."""
+    from ..analysis.complexity import build_model as build_without_weights
 
-    The exported weights are the checkpoint's; ``compile`` would wrap the backbone's forward, which the
-    TorchScript tracer has to see as it is.
-    """
-    scope = cfg.get('default_scope') or 'mmengine'
-    init_default_scope(scope)
-    model_cfg = cfg.model.copy()
-    backbone = model_cfg.get('backbone')
-    if backbone is not None:
-        backbone = backbone.copy()
-        backbone['init_cfg'] = None
-        if backbone.get('type') == 'ConvNeXt':
-            backbone['compile'] = False
-        model_cfg['backbone'] = backbone
-    registry = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
-    return registry.build(model_cfg).eval()
+    model = build_without_weights(cfg).eval()
+    backbone = getattr(model, 'backbone', None)
+    if getattr(backbone, 'compile_cfg', False):
+        backbone.compile_cfg = False
+    return model
 
 
 def load_model_checkpoint(model: nn.Module, filename: str) -> Optional[dict]:

@@ -129,3 +129,9 @@ def test_half_with_fp32_norms_keeps_norm_parameters_unrounded_and_their_maths_in
     for name in ('gn', 'ln'):
         y = model[name](x.permute(0, 2, 3, 1) if name == 'ln' else x)
         assert y.dtype == torch.float16 and torch.isfinite(y).all()
+
+
+def test_a_compiled_config_exports_its_eager_forward(tmp_path):
+    cfg = tiny_config('classifier', **{'model.backbone.compile': True})
+    meta = export_onnx(cfg, random_checkpoint(cfg, tmp_path / 'model.pth'), str(tmp_path / 'm.onnx'))
+    assert meta['verified']['max_rel_err'] < 1e-4
