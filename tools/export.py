@@ -36,6 +36,7 @@ def main():
     parser.add_argument(
         '--shape', type=int, nargs=2, metavar=('H', 'W'), help='tracing example size (sizes stay dynamic)'
     )
+    parser.add_argument('--no-verify', action='store_true', help='skip the check at another size against PyTorch')
     parser.add_argument(
         '--evaluate', action='store_true', help='test-set metrics of PyTorch and onnxruntime, side by side'
     )

@@ -80,3 +80,21 @@ def test_test_set_metrics_are_pytorchs(synthetic_set, tmp_path, monkeypatch, kin
         assert abs(result['onnxruntime'][key] - result['pytorch'][key]) <= 1e-3, format_comparison(result)
     assert '| PyTorch | onnxruntime |' in format_comparison(result)
     assert not (tmp_path / '{log_dir}').exists()  # COCO's results files: in a temporary folder, not a literal path
+
+
+def test_the_tool_exports_and_says_what_the_file_takes(tmp_path, monkeypatch, capsys):
+    import runpy
+    import sys
+
+    from deploy_models import ROOT
+
+    cfg = tiny_config('classifier')
+    cfg.dump(str(tmp_path / 'tiny.py'))
+    ckpt = random_checkpoint(cfg, tmp_path / 'model.pth')
+    out = str(tmp_path / 'model.onnx')
+    monkeypatch.setattr(sys, 'argv', ['tools/export.py', str(tmp_path / 'tiny.py'), ckpt, '--out', out])
+    runpy.run_path(str(ROOT / 'tools/export.py'), run_name='not_main')['main']()
+    printed = capsys.readouterr().out
+    assert f'wrote {out}: classifier, fp32, fused' in printed
+    assert "input 'image': float32 NCHW pixel values 0..255" in printed and 'outputs: logits' in printed
+    assert 'checked in onnxruntime against PyTorch at 2x3x261x277' in printed
