@@ -337,7 +337,11 @@ def verify_export(graph: nn.Module, prefix: str, path: str, task: str, shape, in
 
     batch = 1 if task == 'detector' else 2
     size = (batch, 3, shape[0] + 37, shape[1] + 53)  # another size, not a multiple of 32
-    x = torch.rand(size, generator=torch.Generator().manual_seed(0)) * (1 if task == 'backbone' else 255)
+    x = (
+        _verification_images(size)
+        if task != 'backbone'
+        else torch.randn(size, generator=torch.Generator().manual_seed(0))
+    )
     session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
     try:
         got = session.run(None, {in_name: x.numpy()})
@@ -366,6 +370,19 @@ def verify_export(graph: nn.Module, prefix: str, path: str, task: str, shape, in
             f'that part.'
         )
     return dict(size=list(size), **report)
+
+
+def _verification_images(size) -> torch.Tensor:
+    """Images (0..255) of solid rectangles on noise: something for a trained detector to detect, unlike noise."""
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(size, generator=g) * 60
+    n, _, h, w = size
+    for i in range(n):
+        for _ in range(6):
+            y, x = (torch.rand(2, generator=g) * torch.tensor([h * 0.7, w * 0.7])).long().tolist()
+            dy, dx = (torch.rand(2, generator=g) * torch.tensor([h * 0.4, w * 0.4]) + 12).long().tolist()
+            images[i, :, y : y + dy, x : x + dx] = torch.rand(3, 1, 1, generator=g) * 200 + 55
+    return images
 
 
 def _module_path(graph: nn.Module, names) -> Optional[str]:
