@@ -363,7 +363,9 @@ def _check_backbone(cfg, scope: str) -> List[Tuple[str, str]]:
     ):
         if not isinstance(part, dict) or 'in_channels' not in part:
             continue
-        index = part.get('in_index', list(range(len(outs))) if key == 'model.neck' else None)
+        # a neck, and a head with a list of in_channels but no in_index (Mask2Former), read every output
+        reads_all = key == 'model.neck' or isinstance(part['in_channels'], (list, tuple))
+        index = part.get('in_index', list(range(len(outs))) if reads_all else None)
         try:
             if isinstance(index, (list, tuple)):
                 want = [outs[j] for j in index]

@@ -231,6 +231,25 @@ def test_the_heads_read_what_the_backbone_declares(path):
         assert have == (outs if index is None else outs[index]), key
 
 
+@pytest.mark.parametrize(
+    'path, key',
+    [
+        ('detection/dino_convnext_t_in22k_12e.py', 'model.neck'),
+        ('segmentation/mask2former_convnext_t_512_160k_ade20k.py', 'model.decode_head'),
+        ('segmentation/deeplabv3plus_convnext_t_512_160k_ade20k.py', 'model.decode_head'),
+    ],
+)
+def test_preflight_names_a_backbone_of_another_size(path, key):
+    from convnext_dense.apis.preflight import _check_backbone
+
+    cfg = load(path)
+    assert _check_backbone(cfg, scope(path)) == []
+    cfg.model.backbone.arch = 'base'
+    problems = _check_backbone(cfg, scope(path))  # DeepLabV3+: its auxiliary head as well
+    assert problems and all(topic == 'model' and "ConvNeXt arch 'base' gives" in text for topic, text in problems)
+    assert problems[0][1].startswith(f'{key}.in_channels=')
+
+
 def test_size_variants_recompute_the_channels():
     t, b = load('detection/dino_convnext_t_in22k_12e.py'), load('detection/dino_convnext_b_in22k_12e.py')
     assert t.model.neck.in_channels == [192, 384, 768] and b.model.neck.in_channels == [256, 512, 1024]
