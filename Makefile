@@ -16,8 +16,8 @@ $(STAMP):
 	@bash tools/setup_env.sh
 
 lint: setup
-	.venv/bin/ruff check convnext_dense tools tests configs
-	.venv/bin/ruff format --check convnext_dense tools tests configs
+	.venv/bin/ruff check convnext_dense tools tests configs projects
+	.venv/bin/ruff format --check convnext_dense tools tests configs projects
 
 test: setup lint
 	$(PY) -m pytest -m "not slow and not e2e" -q
@@ -76,19 +76,19 @@ demo-seg: setup data/synthetic_ade/annotations/validation
 demo-cls: setup data/synthetic_cls/val
 	$(PY) tools/train.py $(CLS_DEMO) --work-dir work_dirs/demo_cls
 
-# Pretrain -> detect -> segment: the classification demo, then the detection and segmentation demos from
-# its checkpoint and from random init (two seeds each) on 100 training images with a short schedule; one
-# markdown table and learning curves (docs/demo_chain.md: 31 min for the runs it trained, with 2 threads; the
+# Pretrain -> detect -> segment (projects/demo_chain/, an experiment run on the package): the classification
+# demo, then the detection and segmentation demos from its checkpoint and from random init (two seeds each)
+# on 100 training images with a short schedule; one markdown table and learning curves (docs/demo_chain.md: 31 min for the runs it trained, with 2 threads; the
 # random-init runs, about 32 min more, were reused from an earlier run). On cores shared with other jobs,
 # add THREADS=1 (one thread per run was 3-9x faster there).
 demo-chain: setup
-	$(PY) tools/demo_chain.py --budget short --low-data 100 --seeds 0 1 $(if $(THREADS),--threads $(THREADS)) --out-dir work_dirs/demo_chain
+	$(PY) projects/demo_chain/demo_chain.py --budget short --low-data 100 --seeds 0 1 $(if $(THREADS),--threads $(THREADS)) --out-dir work_dirs/demo_chain
 
 demo-chain-small: setup
-	$(PY) tools/demo_chain.py --budget small --out-dir work_dirs/demo_chain_small
+	$(PY) projects/demo_chain/demo_chain.py --budget small --out-dir work_dirs/demo_chain_small
 
 demo-all: demo demo-seg demo-cls
 
 format: setup
-	.venv/bin/ruff check --fix convnext_dense tools tests configs
-	.venv/bin/ruff format convnext_dense tools tests configs
+	.venv/bin/ruff check --fix convnext_dense tools tests configs projects
+	.venv/bin/ruff format convnext_dense tools tests configs projects

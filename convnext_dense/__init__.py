@@ -14,6 +14,9 @@ registers everything the configs name:
   preflight checks, distributed set-up, inference, FLOPs).
 """
 
-from . import datasets, engine, evaluation, models  # noqa: F401  (registration side effects)
-from .models import ARCH_SETTINGS, ConvNeXt, convert_state_dict, load_pretrained  # noqa: F401
-from .version import __version__  # noqa: F401
+from .version import __version__, check_mmcv  # noqa: F401  (__version__ is public)
+
+check_mmcv()  # before mmdet and mmseg import it: a wrong mmcv is named, with the fix
+
+from . import datasets, engine, evaluation, models  # noqa: E402, F401  (registration side effects)
+from .models import ARCH_SETTINGS, ConvNeXt, convert_state_dict, load_pretrained  # noqa: E402, F401

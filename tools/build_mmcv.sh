@@ -129,6 +129,9 @@ secs=$(( $(date +%s) - t0 ))
 rm -rf "$dest.tmp"; mkdir -p "$dest.tmp"
 mv "$work"/out/mmcv-*.whl "$work/build.log" "$dest.tmp"/
 echo "$secs" > "$dest.tmp/build-seconds"
+if [[ -n "$ARCH" ]]; then  # the wheel must hold compiled kernels for every requested arch, or it is not cached
+  python3 "$ROOT/tools/inspect_mmcv_wheel.py" "$dest.tmp"/mmcv-*.whl --cuda-arch "$ARCH" | tee "$dest.tmp/kernels.txt" >&2
+fi
 # Into place only when complete: an interrupted build leaves no cache entry.
 mv "$dest.tmp" "$dest"
 log "built in $secs s: $dest"

@@ -8,13 +8,15 @@ FLOPs are counted by mmengine's FlopAnalyzer (one fused multiply-add = 1 FLOP, t
 """
 
 import argparse
+import sys
 
 import convnext_dense  # noqa: F401
+from convnext_dense.analysis import model_complexity
 from convnext_dense.apis import load_config
-from convnext_dense.apis.complexity import model_complexity
+from convnext_dense.apis.cli import run_cli
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config')
     parser.add_argument(
@@ -22,9 +24,9 @@ def main():
         type=int,
         nargs=2,
         metavar=('W', 'H'),
-        help='input width and height (default: 1280 800 detection, 2048 512 segmentation, ' '224 224 classification)',
+        help='input width and height (default: 1280 800 detection, 2048 512 segmentation, 224 224 classification)',
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     cfg = load_config(args.config)
     result = model_complexity(cfg, args.shape)
     w, h = result['shape']
@@ -35,4 +37,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_cli(main))

@@ -93,7 +93,15 @@ def _log(msg: str) -> None:
 
 
 def build(python: str, out: str, kit: str = 'full', cuda_arch: str = '') -> dict:
-    """Fill ``out`` with the kit's wheels for ``python`` (a version such as '3.12') and write the manifest."""
+    """Fill ``out`` with the kit's wheels for ``python`` and write the manifest.
+
+    Args:
+        python: a version such as '3.12' (a build venv with the pinned torch is made for it, see
+            tools/build_mmcv.sh) or the path of an interpreter that has the pinned torch.
+        out: an empty folder.
+        kit: 'full', 'without-torch' or 'gpu-minimal' (module docstring).
+        cuda_arch: CUDA archs for mmcv's ops ('' for CPU ops).
+    """
     if osp.exists(osp.join(out, 'MANIFEST.json')):
         raise KitError(f'{out} already holds a wheelhouse; choose an empty folder or delete it first')
     os.makedirs(out, exist_ok=True)
@@ -105,7 +113,10 @@ def build(python: str, out: str, kit: str = 'full', cuda_arch: str = '') -> dict
     mmcv_wheel = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout.strip().splitlines()[-1]
     build_info = _build_info(mmcv_wheel)
     shutil.copy2(mmcv_wheel, out)
-    target_py = build_info['python_exe']  # the interpreter the wheel was built with: pip resolves for it
+    # pip resolves for the interpreter the wheel was built with (a path given, or the build venv's)
+    target_py = python if osp.isfile(python) else build_info['python_exe']
+    python = subprocess.run([target_py, '-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], check=True,
+                            stdout=subprocess.PIPE, text=True).stdout.strip()  # fmt: skip
     resolved = resolve(target_py)
     if kit == 'full':
         names = sorted(resolved)
@@ -259,7 +270,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest='command', required=True)
     b = sub.add_parser('build', help='make a wheelhouse')
-    b.add_argument('--python', required=True, help='target Python version, e.g. 3.12')
+    b.add_argument('--python', required=True, help='target Python version (e.g. 3.12) or interpreter path')
     b.add_argument(
         '--cuda-arch', default='', help='CUDA archs for mmcv, e.g. "9.0" or "8.0;8.6;8.9;9.0" (default: CPU)'
     )

@@ -43,7 +43,7 @@ if [[ -z "$cuda_arch" ]] && command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi 
   cuda_arch="$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | sort -u | paste -sd';' || true)"
 fi
 kit_sum=""
-[[ -n "$WHEELHOUSE" ]] && kit_sum="$(sha256sum "$WHEELHOUSE/MANIFEST.json" | cut -c1-16)"
+[[ -f "$WHEELHOUSE/MANIFEST.json" ]] && kit_sum="$(sha256sum "$WHEELHOUSE/MANIFEST.json" | cut -c1-16)"
 fingerprint="$( (cat "$REQ" "$ROOT/tools/setup_env.sh" "$ROOT/tools/build_mmcv.sh" "$ROOT/setup.py"
                  echo "cuda=$cuda_arch kit=$kit_sum") | sha256sum | cut -c1-16)"
 
@@ -87,11 +87,11 @@ for candidate in "$VENV/bin/python" "$PY_BOOT"; do
   fi
 done
 
-PIP_ARGS=(--disable-pip-version-check)
+INDEX_ARGS=()
 if [[ -n "$WHEELHOUSE" ]]; then
   step "wheelhouse $WHEELHOUSE: checking the manifest"
   "$PY_BOOT" "$ROOT/tools/make_wheelhouse.py" verify "$WHEELHOUSE" --ops "${cuda_arch:+cuda:$cuda_arch}"
-  PIP_ARGS+=(--no-index --find-links "$WHEELHOUSE")
+  INDEX_ARGS=(--no-index --find-links "$WHEELHOUSE")
 fi
 export PIP_PROGRESS_BAR=off
 
@@ -110,26 +110,26 @@ fi
 step "python venv at $VENV"
 [[ -x "$VENV/bin/python" ]] || "$PY_BOOT" -m venv "$VENV"
 PY="$VENV/bin/python"
-PIP=("$PY" -m pip "${PIP_ARGS[@]}")
+pip_install() { "$PY" -m pip --disable-pip-version-check install "${INDEX_ARGS[@]}" "$@"; }
 if [[ -n "$base_site" ]]; then
   # After the venv's own site-packages: what the venv installs (the kit) shadows the image's packages.
   site="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
   echo "$base_site" > "$site/_convnext_dense_base.pth"
   step "reusing torch $(pin torch) and torchvision $(pin torchvision) from $base_site (not installed again)"
 fi
-"${PIP[@]}" install -q --upgrade "pip<25" "setuptools<70" wheel
+pip_install -q --upgrade "pip<25" "setuptools<70" wheel
 
 if [[ -n "$WHEELHOUSE" ]]; then
   step "installing the wheelhouse's packages (--no-index)"
   # The kit is one resolved set: installed as it is (--no-deps), without what this venv already has.
   mapfile -t wheels < <("$PY" "$ROOT/tools/make_wheelhouse.py" list "$WHEELHOUSE" --except mmcv --skip-present)
-  [[ ${#wheels[@]} -eq 0 ]] || "${PIP[@]}" install -q --no-deps "${wheels[@]}"
+  [[ ${#wheels[@]} -eq 0 ]] || pip_install -q --no-deps "${wheels[@]}"
 else
   step "torch $(pin torch), torchvision $(pin torchvision) (first, everything compiled later links to it)"
-  "${PIP[@]}" install -q -c "$REQ" "torch==$(pin torch)" "torchvision==$(pin torchvision)" "numpy==$(pin numpy)"
+  pip_install -q -c "$REQ" "torch==$(pin torch)" "torchvision==$(pin torchvision)" "numpy==$(pin numpy)"
 
   step "OpenMMLab, timm and the rest (pinned through requirements.txt)"
-  "${PIP[@]}" install -q -c "$REQ" \
+  pip_install -q -c "$REQ" \
     "mmengine==$(pin mmengine)" "mmdet==$(pin mmdet)" "mmsegmentation==$(pin mmsegmentation)" \
     "timm==$(pin timm)" "pycocotools==$(pin pycocotools)" "opencv-python==$(pin opencv-python)" \
     ftfy regex matplotlib scipy shapely terminaltables prettytable addict yapf pytest ruff ninja \
@@ -144,11 +144,11 @@ if ! "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV_VER'" 2>
     step "mmcv $MMCV_VER with ${cuda_arch:+CUDA ops for sm $cuda_arch}${cuda_arch:-CPU ops} (tools/build_mmcv.sh)"
     mmcv_wheel="$(bash "$ROOT/tools/build_mmcv.sh" --python "$PY" ${cuda_arch:+--cuda-arch "$cuda_arch"} | tail -n1)"
   fi
-  "${PIP[@]}" install -q --no-deps --no-cache-dir --force-reinstall "$mmcv_wheel"
+  pip_install -q --no-deps --no-cache-dir --force-reinstall "$mmcv_wheel"
 fi
 
 step "convnext_dense (editable)"
-"${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
+pip_install -q --no-deps --no-build-isolation -e "$ROOT"
 
 step "checking imports"
 "$PY" - "$cuda_arch" <<'PYEOF'

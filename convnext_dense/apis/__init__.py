@@ -1,5 +1,6 @@
 """What the tools do between the command line and mmengine's Runner: config loading (:mod:`.config`),
-preflight checks (:mod:`.preflight`), distributed set-up (:mod:`.distributed`), inference and FLOPs."""
+preflight checks (:mod:`.preflight`), distributed set-up (:mod:`.distributed`), inference. FLOPs and
+benchmarks are :mod:`convnext_dense.analysis`."""
 
 from .config import (
     add_launcher_args,

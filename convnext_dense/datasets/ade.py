@@ -36,6 +36,7 @@ from mmseg.registry import DATASETS
 from PIL import Image
 
 from ..errors import DataError, MissingFileError
+from ..utils import is_remote
 
 IGNORE_INDEX = 255
 _EXIF_ORIENTATION = 0x0112  # values 5..8 rotate by 90 degrees: OpenCV (mmseg's loader) swaps h and w
@@ -143,7 +144,7 @@ class _CheckedMixin:
             'Expected the ADE20K layout <data_root>/images/{training,validation}/*.jpg with '
             '<data_root>/annotations/{training,validation}/*.png'
         )
-        if '://' in str(img_dir):  # a remote backend (s3://, http://): listing is the backend's business
+        if is_remote(img_dir):  # a remote backend (s3://, http://): listing is the backend's business
             return super().load_data_list()
         for kind, folder in (('image', img_dir), ('annotation', ann_dir)):
             if folder is not None and not osp.isdir(folder):

@@ -13,7 +13,7 @@ CPUs: gloo, :class:`CPUDistributedDataParallel` (registered model wrapper) and :
 from .checkpoint_io import ATOMIC_BACKEND, AtomicLocalBackend, allow_mmengine_checkpoints, atomic_write, register
 from .distributed import CPUDistributedDataParallel, CPUSyncBatchNorm, setup_distributed
 from .hooks import CocoOutfileHook, NonFiniteLossHook, RandomStateHook, SafeCheckpointHook, UnswappedEMAHook
-from .optim import ClsLayerDecayOptimWrapperConstructor
+from .optim import ClsLayerDecayOptimWrapperConstructor, LayoutLearningRateDecayOptimizerConstructor
 
 register()
 
@@ -23,6 +23,7 @@ __all__ = [
     'CPUDistributedDataParallel',
     'CPUSyncBatchNorm',
     'ClsLayerDecayOptimWrapperConstructor',
+    'LayoutLearningRateDecayOptimizerConstructor',
     'CocoOutfileHook',
     'NonFiniteLossHook',
     'RandomStateHook',

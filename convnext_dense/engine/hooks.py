@@ -44,6 +44,7 @@ from mmengine.registry import HOOKS
 from mmengine.runner.checkpoint import load_state_dict
 
 from ..errors import ConfigError, TrainingError
+from ..utils import is_remote
 from .checkpoint_io import ATOMIC_BACKEND, atomic_write
 
 
@@ -69,7 +70,7 @@ class SafeCheckpointHook(CheckpointHook):
 
     def __init__(self, *args, backend_args: Optional[dict] = None, **kwargs):
         out_dir = kwargs.get('out_dir')
-        if backend_args is None and (out_dir is None or '://' not in str(out_dir)):
+        if backend_args is None and not is_remote(out_dir):
             backend_args = dict(backend=ATOMIC_BACKEND)
         super().__init__(*args, backend_args=backend_args, **kwargs)
 

@@ -1,8 +1,8 @@
-"""Layer-wise learning-rate decay for fine-tuning the ConvNeXt classifier, as the authors' scripts assign it.
+"""Layer-wise learning-rate decay: the classifier's, and the dense models' for every backbone laid out as ConvNeXt.
 
-mmdet's and mmseg's ``LearningRateDecayOptimizerConstructor`` cover detectors and segmentors only
-(they live in those registries). The classifier's fine-tuning recipes need the same thing in
-mmengine's registry, in the two forms the authors use:
+:class:`ClsLayerDecayOptimWrapperConstructor`: mmdet's and mmseg's ``LearningRateDecayOptimizerConstructor``
+cover detectors and segmentors only (they live in those registries). The classifier's fine-tuning recipes
+need the same thing in mmengine's registry, in the two forms the authors use:
 
 * ``decay_type='layer_wise'``: facebookresearch/ConvNeXt ``optim_factory.get_num_layer_for_convnext``
   (V1 fine-tuning, ``--layer_decay``), which is also ConvNeXt-V2's ``--layer_decay_type group`` (B/L/H).
@@ -20,12 +20,29 @@ In both, layer ``i`` gets ``lr * decay_rate ** (num_layers + 1 - i)`` (the relea
 ``LayerDecayValueAssigner`` values), so the head trains at the full lr. As in the release's
 ``get_parameter_groups``, 1-D parameters (norms, layer-scale ``gamma``, GRN) and biases get no weight
 decay.
+
+:class:`LayoutLearningRateDecayOptimizerConstructor`: mmdet 3.3's and mmseg 1.2's constructor assigns
+ConvNeXt's layer ids only when the backbone's class name contains ``'ConvNeXt'`` and raises
+``NotImplementedError`` for any other backbone. The roadmap backbone
+(:class:`~convnext_dense.models.ModernizedResNet`) names its parameters as ConvNeXt does
+(``downsample_layers.i``, ``stages.i.j``), so the same groups apply to every step; this constructor takes
+the layer ids from mmdet's own functions by parameter name, with the same scales and weight decay. On a
+ConvNeXt it gives mmdet's and mmseg's groups exactly (``tests/test_configs/test_roadmap_configs.py``)::
+
+    optim_wrapper = dict(
+        constructor='LayoutLearningRateDecayOptimizerConstructor',
+        paramwise_cfg=dict(decay_rate=0.95, decay_type='layer_wise', num_layers=6))
+
+Both build their groups with :func:`layer_decay_groups`.
 """
 
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import torch.nn as nn
-from mmdet.engine.optimizers.layer_decay_optimizer_constructor import get_layer_id_for_convnext
+from mmdet.engine.optimizers.layer_decay_optimizer_constructor import (
+    get_layer_id_for_convnext,
+    get_stage_id_for_convnext,
+)
 from mmengine.logging import print_log
 from mmengine.optim import DefaultOptimWrapperConstructor
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
@@ -48,6 +65,44 @@ def layer_id_single(name: str, depths) -> int:
         stage, block = int(parts[1]), int(parts[2])
         return sum(depths[:stage]) + block + 1
     return sum(depths) + 1
+
+
+def layer_decay_groups(
+    module: nn.Module, layer_of: Callable[[str], int], top: int, decay_rate: float, base_lr: float, base_wd: float
+) -> List[dict]:
+    """Parameter groups by layer: ``lr * decay_rate ** (top - layer)``; no weight decay on 1-D parameters and biases.
+
+    Args:
+        module: the model; parameters that do not require gradients are left out.
+        layer_of: the layer id of a parameter name.
+        top: the layer id that trains at the full lr (the head's).
+        decay_rate, base_lr, base_wd: the per-layer factor, and the optimizer's lr and weight decay.
+
+    Returns:
+        One group per (layer, decay or not), in that order, with ``params``, ``param_names``, ``lr``,
+        ``lr_scale``, ``weight_decay``, ``layer_id`` and ``group_name`` (mmdet's name for it).
+    """
+    groups = {}
+    for name, param in module.named_parameters():
+        if not param.requires_grad:
+            continue
+        no_decay = param.ndim == 1 or name.endswith('.bias')
+        layer = layer_of(name)
+        key = (layer, no_decay)
+        if key not in groups:
+            scale = decay_rate ** (top - layer)
+            groups[key] = dict(
+                params=[],
+                param_names=[],
+                lr=base_lr * scale,
+                lr_scale=scale,
+                weight_decay=0.0 if no_decay else base_wd,
+                layer_id=layer,
+                group_name=f'layer_{layer}_{"no_decay" if no_decay else "decay"}',
+            )
+        groups[key]['params'].append(param)
+        groups[key]['param_names'].append(name)
+    return [groups[k] for k in sorted(groups)]
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
@@ -120,28 +175,49 @@ class ClsLayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             def layer_of(name):
                 return get_layer_id_for_convnext(name, num_layers)  # names carry the 'backbone.' prefix mmdet expects
 
-        groups = {}
-        for name, param in module.named_parameters():
-            if not param.requires_grad:
-                continue
-            no_decay = param.ndim == 1 or name.endswith('.bias')
-            layer = layer_of(name)
-            key = (layer, no_decay)
-            if key not in groups:
-                scale = self.decay_rate ** (num_layers + 1 - layer)
-                groups[key] = dict(
-                    params=[],
-                    param_names=[],
-                    lr=self.base_lr * scale,
-                    lr_scale=scale,
-                    weight_decay=0.0 if no_decay else self.base_wd,
-                    layer_id=layer,
-                )
-            groups[key]['params'].append(param)
-            groups[key]['param_names'].append(name)
-        params.extend(groups[k] for k in sorted(groups))
+        groups = layer_decay_groups(module, layer_of, num_layers + 1, self.decay_rate, self.base_lr, self.base_wd)
+        params.extend(groups)
         print_log(
             f'ClsLayerDecayOptimWrapperConstructor: {self.decay_type} decay {self.decay_rate}, '
             f'{num_layers} layers, {len(groups)} parameter groups',
+            logger='current',
+        )
+
+
+@OPTIM_WRAPPER_CONSTRUCTORS.register_module()
+class LayoutLearningRateDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
+    """``LearningRateDecayOptimizerConstructor`` by parameter names, for every backbone laid out as ConvNeXt.
+
+    ``paramwise_cfg``: ``decay_rate``, ``num_layers`` and ``decay_type`` (``'layer_wise'``, mmdet's
+    detection recipe, or ``'stage_wise'``, mmseg's segmentation recipe).
+
+    Raises:
+        ConfigError: a ``decay_type`` other than those two, or no ``num_layers`` / ``decay_rate``.
+    """
+
+    def add_params(self, params: List[dict], module: nn.Module, **kwargs) -> None:
+        cfg = self.paramwise_cfg
+        decay_type = cfg.get('decay_type', 'layer_wise')
+        if decay_type not in ('layer_wise', 'stage_wise') or 'num_layers' not in cfg or 'decay_rate' not in cfg:
+            raise ConfigError(
+                f'LayoutLearningRateDecayOptimizerConstructor: paramwise_cfg={dict(cfg)}; give decay_rate, num_layers '
+                f"and decay_type 'layer_wise' or 'stage_wise'"
+            )
+        if decay_type == 'layer_wise':
+
+            def layer_of(name):
+                return get_layer_id_for_convnext(name, cfg['num_layers'])
+        else:
+
+            def layer_of(name):
+                return get_stage_id_for_convnext(name, cfg['num_layers'] + 2)  # mmseg's count: stem and head added
+
+        groups = layer_decay_groups(
+            module, layer_of, cfg['num_layers'] + 1, cfg['decay_rate'], self.base_lr, self.base_wd
+        )
+        params.extend(groups)
+        print_log(
+            f'LayoutLearningRateDecayOptimizerConstructor: {decay_type} decay {cfg["decay_rate"]} over '
+            f'{cfg["num_layers"]} layers, {len(groups)} parameter groups',
             logger='current',
         )

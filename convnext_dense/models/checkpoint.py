@@ -25,6 +25,8 @@ from ..utils import is_remote, is_url, shorten
 from .state_dict import convert_state_dict, describe_arch, fuse_state_dict, infer_arch
 
 _OUT_NORM_KEY = re.compile(r'^norm\d+\.')  # the dense outputs' norms: new for detection, may start fresh
+# the unit of the body a key belongs to: a stage (ConvNeXt, the roadmap steps) or an isotropic block
+_BODY_UNIT = re.compile(r'^(downsample_layers|stages)\.\d+\.|^blocks\.\d+\.')
 _EMA_KEYS = ('ema_state_dict', 'model_ema', 'state_dict_ema')  # mmengine's EMAHook; FB / timm training scripts
 # save_pretrained's files (transformers, timm), in the order from_pretrained reads them
 _FOLDER_WEIGHTS = (
@@ -195,53 +197,128 @@ def _arch_problems(file_arch: dict, model_arch: dict, built: int) -> List[str]:
 
 
 def fit_state_dict(
-    backbone: torch.nn.Module, state: Dict[str, torch.Tensor], filename: str, subject: str = 'Checkpoint'
+    backbone: torch.nn.Module,
+    state: Dict[str, torch.Tensor],
+    filename: str,
+    subject: str = 'Checkpoint',
+    what: Optional[str] = None,
+    hint: str = '',
 ) -> Dict[str, torch.Tensor]:
-    """Check that a converted state dict fits a ConvNeXt backbone; fold it first for a ``deploy=True`` one.
+    """The one fit check of a converted state dict against a backbone (ConvNeXt, the roadmap steps, isotropic).
 
     Every weight of the backbone other than the output norms (``norm{i}``, new for dense prediction,
-    which may start fresh) must be in ``state`` with the same shape, and ``state`` must not hold a
-    larger model (more blocks in a stage, GRN where the backbone has none). Keys the backbone does
-    not have (a classifier's ``norm``/``head``, other model parts) are not checked.
+    which may start fresh) must be in ``state`` with the same shape, and ``state`` must hold no
+    backbone weight of a built stage or block that the backbone lacks (more blocks in a stage, GRN, a
+    layer scale ``gamma`` the backbone was built without: dropping them would change the function).
+    Stages and blocks the backbone does not build, and keys outside the body (a classifier's
+    ``norm``/``head``, other model parts) are not checked. A ``deploy=True`` backbone folds ``state`` first.
 
     Args:
-        backbone: the :class:`~convnext_dense.models.ConvNeXt` the weights are for.
+        backbone: the backbone the weights are for.
         state: the file's state dict in this project's layout (:func:`convert_state_dict`); folded in
             place for a ``deploy=True`` backbone.
         filename: the file, for the message.
-        subject: how the message starts (``'<subject> <filename> does not fit this ConvNeXt: ...'``).
+        subject: how the message starts (``'<subject> <filename> does not fit ...'``).
+        what: the backbone, for the message; ``None`` for a ConvNeXt, whose message names the archs of
+            the file and the model and the ``model.backbone.arch`` fix.
+        hint: the fix to add to the message of another backbone.
 
     Returns:
         ``state``, folded if the backbone is ``deploy=True``.
 
     Raises:
-        CheckpointError: naming the missing keys, the other shapes, and the archs of file and model.
+        CheckpointError: naming the missing keys, the other shapes or the extra weights, and the fix.
     """
     if getattr(backbone, 'deploy', False):
         fuse_state_dict(state)  # a no-op on a file that is fused already
     own = backbone.state_dict()
+    units = {m.group(0) for m in map(_BODY_UNIT.match, own) if m}
     missing = [k for k in own if k not in state and not _OUT_NORM_KEY.match(k)]
     mismatched = [
         f'{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'
         for k in own
         if k in state and state[k].shape != own[k].shape
     ]
-    file_arch, model_arch = infer_arch(state), _model_arch(backbone, own)
+    extra = [k for k in state if k not in own and _unit(k) in units]
     problems = []
     if missing:
         problems.append(f'{len(missing)} backbone weights are missing: {shorten(missing)}')
     if mismatched:
         problems.append(f'{len(mismatched)} weights have other shapes: {shorten(mismatched, 4)}')
+    file_arch, model_arch = (infer_arch(state), _model_arch(backbone, own)) if what is None else (None, None)
     if not problems and file_arch is not None and model_arch is not None:
         problems = _arch_problems(file_arch, model_arch, built=len(backbone.stages))
+    if not problems and extra:
+        problems.append(f'the file has {len(extra)} backbone weights the model lacks: {shorten(extra)}')
     if problems:
+        if what is None:
+            hint = (
+                f' The file holds {describe_arch(file_arch)}; the model is {describe_arch(model_arch)}. '
+                f"Set model.backbone.arch to the file's arch, or use the checkpoint made for this size."
+            )
         raise CheckpointError(
-            f'{subject} {filename!r} does not fit this ConvNeXt: '
-            + '; '.join(problems)
-            + f'. The file holds {describe_arch(file_arch)}; the model is {describe_arch(model_arch)}. '
-            f"Set model.backbone.arch to the file's arch, or use the checkpoint made for this size."
+            f'{subject} {filename!r} does not fit {what or "this ConvNeXt"}: ' + '; '.join(problems) + '.' + hint
         )
     return state
+
+
+def _unit(key: str) -> Optional[str]:
+    """The stage or block a body key belongs to (``stages.2.``, ``downsample_layers.1.``, ``blocks.7.``)."""
+    match = _BODY_UNIT.match(key)
+    return match.group(0) if match else None
+
+
+def read_state(
+    filename: str, use_ema: bool = False, map_location='cpu', prefix: Optional[str] = None
+) -> Dict[str, torch.Tensor]:
+    """A checkpoint file's tensors in this project's layout: :func:`read_checkpoint` + :func:`convert_state_dict`.
+
+    Args:
+        filename: path or URL of the checkpoint.
+        use_ema: take the EMA weights of a classification checkpoint.
+        map_location: passed to ``torch.load``.
+        prefix: keep only the keys under this prefix, removed (e.g. ``'backbone.'``); mmengine's ``Pretrained``
+            init option of the same name.
+
+    Raises:
+        MissingFileError, CheckpointError, WeightsDownloadError: as :func:`read_checkpoint`; nothing under ``prefix``.
+    """
+    raw = read_checkpoint(filename, map_location=map_location, use_ema=use_ema)
+    if prefix:
+        raw = {k[len(prefix) :]: v for k, v in raw.items() if k.startswith(prefix)}
+        if not raw:
+            raise CheckpointError(f'{filename!r} has no keys under prefix {prefix!r}; drop the prefix or fix it')
+    return convert_state_dict(raw)
+
+
+def load_state(
+    backbone: torch.nn.Module,
+    state: Dict[str, torch.Tensor],
+    filename: str,
+    what: Optional[str] = None,
+    hint: str = '',
+    note: str = '',
+) -> Dict[str, List[str]]:
+    """Check ``state`` against ``backbone`` (:func:`fit_state_dict`), load it, and log what was loaded.
+
+    Args:
+        backbone, state, filename, what, hint: as :func:`fit_state_dict`.
+        note: added to the log line after the file name (``' (EMA)'``).
+
+    Returns:
+        ``dict(missing=[...], unexpected=[...])``: the output norms left initialised, the file's keys not used.
+    """
+    state = fit_state_dict(backbone, state, filename, what=what, hint=hint)
+    own = backbone.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    backbone.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
+    print_log(
+        f'{what or "ConvNeXt"}: loaded {len(own) - len(missing)} tensors from {filename}{note}; newly initialised: '
+        f'{shorten(missing) or "none"}; not used by the backbone: {shorten(unexpected) or "none"}',
+        logger='current',
+    )
+    return dict(missing=missing, unexpected=unexpected)
 
 
 def load_pretrained(
@@ -249,41 +326,24 @@ def load_pretrained(
 ) -> Dict[str, List[str]]:
     """Load a checkpoint of any released layout into a :class:`ConvNeXt`, strictly for the backbone's own weights.
 
-    The file is read (:func:`read_checkpoint`), renamed (:func:`convert_state_dict`) and checked
-    (:func:`fit_state_dict`: a missing or mis-shaped backbone weight, or a larger model, is an error
-    that names both archs). The output norms (``norm{i}``), new for dense prediction, may be absent
-    and stay initialised. Keys the backbone does not use (the classifier's ``norm``/``head``, other
-    model parts) are reported in the log. A ``deploy=True`` model folds an unfused file.
+    The file is read and renamed (:func:`read_state`) and checked (:func:`fit_state_dict`: a missing or
+    mis-shaped backbone weight, or a larger model, is an error that names both archs). The output norms
+    (``norm{i}``), new for dense prediction, may be absent and stay initialised. Keys the backbone does not
+    use (the classifier's ``norm``/``head``, other model parts) are reported in the log. A ``deploy=True``
+    model folds an unfused file.
 
     Args:
         model: the backbone.
         filename: path or URL of the checkpoint.
         use_ema: take the EMA weights of a classification checkpoint.
         map_location: passed to ``torch.load``.
-        prefix: keep only the keys under this prefix (e.g. ``'backbone.'``); mmengine's
-            ``Pretrained`` init option of the same name.
+        prefix: keep only the keys under this prefix (e.g. ``'backbone.'``).
 
     Returns:
         ``dict(missing=[...], unexpected=[...])``: the output norms left initialised, keys not used.
 
     Raises:
-        MissingFileError, CheckpointError, WeightsDownloadError: as :func:`read_checkpoint` and
-        :func:`fit_state_dict`.
+        MissingFileError, CheckpointError, WeightsDownloadError: as :func:`read_state` and :func:`fit_state_dict`.
     """
-    raw = read_checkpoint(filename, map_location=map_location, use_ema=use_ema)
-    if prefix:
-        raw = {k[len(prefix) :]: v for k, v in raw.items() if k.startswith(prefix)}
-        if not raw:
-            raise CheckpointError(f'{filename!r} has no keys under prefix {prefix!r}')
-    state = fit_state_dict(model, convert_state_dict(raw), filename)
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
-    print_log(
-        f'ConvNeXt: loaded {len(own) - len(missing)} tensors from {filename}'
-        f'{" (EMA)" if use_ema else ""}; newly initialised: {shorten(missing) or "none"}; '
-        f'not used by the backbone: {shorten(unexpected) or "none"}',
-        logger='current',
-    )
-    return dict(missing=missing, unexpected=unexpected)
+    state = read_state(filename, use_ema=use_ema, map_location=map_location, prefix=prefix)
+    return load_state(model, state, filename, note=' (EMA)' if use_ema else '')

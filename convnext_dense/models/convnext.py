@@ -57,12 +57,12 @@ from typing import List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 import torch.utils.checkpoint as cp
-from mmengine.model import BaseModule
 from mmengine.registry import MODELS
-from timm.layers import DropPath, LayerNorm2dFp32, LayerNormFp32, trunc_normal_
+from timm.layers import DropPath, LayerNorm2dFp32, LayerNormFp32
 
 from ..errors import ConfigError
 from .arch import ARCH_SETTINGS, resolve_arch  # noqa: F401  (re-exported: the sizes live in arch.py)
+from .base import FeatureBackbone
 from .checkpoint import load_pretrained
 from .state_dict import fuse_state_dict
 
@@ -211,7 +211,7 @@ def _parse_with_cp(with_cp, num_stages: int) -> Tuple[Optional[str], Tuple[int, 
 
 
 @MODELS.register_module()
-class ConvNeXt(BaseModule):
+class ConvNeXt(FeatureBackbone):
     """ConvNeXt backbone returning a tuple of NCHW feature maps at strides 4, 8, 16, 32.
 
     Args:
@@ -274,7 +274,7 @@ class ConvNeXt(BaseModule):
         self.arch = arch
         self.depths, self.dims = settings['depths'], settings['dims']
         num_stages = len(self.depths)
-        self.out_indices = self._check_out_indices(out_indices, num_stages)
+        self.out_indices = self.check_indices(out_indices, num_stages)
         if not -1 <= frozen_stages <= num_stages:
             raise ConfigError(
                 f'ConvNeXt: frozen_stages={frozen_stages} is out of range; use -1 (train all), '
@@ -349,50 +349,12 @@ class ConvNeXt(BaseModule):
         if channels_last:
             self.to(memory_format=torch.channels_last)  # the 4-D conv weights, as the activations
         self._register_load_state_dict_pre_hook(self._fold_unfused_on_load, with_module=False)
-        self._freeze_stages()
+        self.freeze_stages(self.frozen_stages)
 
-    @staticmethod
-    def _check_out_indices(out_indices, num_stages: int) -> Tuple[int, ...]:
-        if isinstance(out_indices, int):
-            out_indices = (out_indices,)
-        indices = []
-        for index in out_indices:
-            if not isinstance(index, int) or not -num_stages <= index < num_stages:
-                raise ConfigError(
-                    f'ConvNeXt: out_indices={tuple(out_indices)} holds {index!r}; each index must be an '
-                    f'int in [{-num_stages}, {num_stages - 1}] for a {num_stages}-stage model'
-                )
-            indices.append(index % num_stages)
-        if not indices or len(set(indices)) != len(indices):
-            raise ConfigError(f'ConvNeXt: out_indices={tuple(out_indices)} must name distinct stages, at least one')
-        return tuple(sorted(indices))
-
-    @property
-    def out_channels(self) -> Tuple[int, ...]:
-        return tuple(info['num_chs'] for info in self.feature_info)
-
-    @property
-    def out_strides(self) -> Tuple[int, ...]:
-        return tuple(info['reduction'] for info in self.feature_info)
-
-    def init_weights(self):
-        """Truncated-normal init as released, then the pretrained weights if ``init_cfg`` names them.
-
-        :func:`~convnext_dense.models.checkpoint.load_pretrained` folds an unfused file for a ``deploy=True`` model.
-        """
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                trunc_normal_(m.weight, std=0.02)
-                nn.init.constant_(m.bias, 0)
-        if self.init_cfg is not None:
-            init_cfg = dict(self.init_cfg)
-            if init_cfg.pop('type', None) != 'Pretrained':
-                raise ConfigError(
-                    f'ConvNeXt: init_cfg={self.init_cfg} is not supported; use '
-                    f"dict(type='Pretrained', checkpoint=PATH) or None"
-                )
-            load_pretrained(self, init_cfg.pop('checkpoint'), **init_cfg)
-        self._is_init = True
+    def load_checkpoint(self, checkpoint: str, use_ema: bool = False, prefix: Optional[str] = None) -> dict:
+        """Load a checkpoint of any released layout strictly (:func:`~.checkpoint.load_pretrained`; ``init_cfg``
+        calls it). A ``deploy=True`` model folds an unfused file."""
+        return load_pretrained(self, checkpoint, use_ema=use_ema, prefix=prefix)
 
     def _fold_unfused_on_load(self, state_dict, prefix, *args):
         """Load-state-dict pre-hook: a deploy model folds an unfused state dict before loading it.
@@ -435,17 +397,9 @@ class ConvNeXt(BaseModule):
         self._compiled = None
         return self
 
-    def _freeze_stages(self):
-        frozen = list(self.downsample_layers[: self.frozen_stages + 1] if self.frozen_stages >= 0 else [])
-        frozen += list(self.stages[: max(self.frozen_stages, 0)])
-        for module in frozen:
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
-
     def train(self, mode: bool = True):
         super().train(mode)
-        self._freeze_stages()
+        self.freeze_stages(self.frozen_stages)
         return self
 
     def _run_stage(self, i: int, stage: nn.Sequential, x: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""run_cli: a UserError is one `error: ...` line and exit code 2; anything else keeps its traceback; every tool alike."""
+"""run_cli: a UserError is one `error: ...` line, exit code 2; anything else keeps its traceback; every tool alike."""
 
 import os.path as osp
 import runpy

@@ -412,6 +412,27 @@ def test_backbone_size_that_does_not_fit_the_neck(tmp_path):
     assert '--cfg-options model.neck.in_channels=[128,256,512,1024]' in text
 
 
+@pytest.mark.parametrize(
+    'config, options, expected',
+    [
+        (
+            'configs/segmentation/upernet_swin_t_512_160k_ade20k.py',
+            {'model.decode_head.in_channels': [1, 2, 3, 4]},
+            'model.decode_head.in_channels=[1, 2, 3, 4] but SwinTransformer gives [96, 192, 384, 768] there',
+        ),
+        (
+            'configs/roadmap/mask_rcnn_roadmap_r50_1x.py',
+            {'model.backbone.step': 'resnet'},
+            'model.neck.in_channels=[96, 192, 384, 768] but ModernizedResNet gives [256, 512, 1024, 2048] there',
+        ),
+    ],
+)
+def test_any_backbone_that_declares_its_channels_is_checked_against_the_heads(config, options, expected, tmp_path):
+    """The backbone is built on the meta device: the channels come from the backbone itself (Swin, the roadmap)."""
+    text = problems(train_cfg(config, tmp_path, options), config)['model']
+    assert text.startswith(expected), text
+
+
 def test_missing_local_weights_say_how_to_get_them(tmp_path):
     cfg = train_cfg(DET, tmp_path, {'model.backbone.init_cfg.checkpoint': 'checkpoints/nothing_here.pth'})
     text = problems(cfg, DET)['weights']

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from convnext_dense.analysis import build_model
 from convnext_dense.apis import load_config
-from convnext_dense.apis.complexity import build_model
 from convnext_dense.apis.inference import list_images, run_inference
 
 ROOT = Path(__file__).resolve().parents[2]

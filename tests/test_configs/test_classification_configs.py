@@ -32,7 +32,9 @@ def _model(cfg, shrink=False):
     if shrink:
         model_cfg['finetune'] = None  # no download; tests/test_models/test_classifier_finetune.py loads
         arch = model_cfg['backbone'].get('arch')
-        if isinstance(arch, str):
+        if model_cfg['backbone']['type'] == 'ConvNeXtIsotropic':  # its own sizes: two blocks of 32 channels
+            model_cfg['backbone'] = dict(model_cfg['backbone'], arch=dict(depth=2, dim=32))
+        elif isinstance(arch, str):
             from convnext_dense.models.convnext import ARCH_SETTINGS
 
             grn = ARCH_SETTINGS[arch].get('grn', False)
@@ -73,12 +75,13 @@ def test_config_builds_and_trains_one_step(path):
     wrapper = build_optim_wrapper(model, optim_cfg)
     loss = model(**data, mode='loss')['loss']
     assert torch.isfinite(loss)
-    before = model.backbone.downsample_layers[0][0].weight.detach().clone()
+    stem = next(p for p in model.backbone.parameters() if p.dim() == 4)  # the stem conv, of either ConvNeXt
+    before = stem.detach().clone()
     wrapper.backward(loss)
     missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert not missing, f'no gradient for {missing[:5]}'
     wrapper.step()
-    assert not torch.equal(before, model.backbone.downsample_layers[0][0].weight)
+    assert not torch.equal(before, stem)
 
 
 def _sample(label):

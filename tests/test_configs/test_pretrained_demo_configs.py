@@ -1,4 +1,5 @@
-"""The downstream demos that start from the classification demo's checkpoint, and tools/demo_chain.py's ablation.
+"""The downstream demos that start from the classification demo's checkpoint, and the demo chain's ablation
+(``projects/demo_chain/demo_chain.py``).
 
 * ``configs/detection/demo/cascade_convnext_demo_pretrained.py`` and
   ``configs/segmentation/demo/upernet_convnext_demo_pretrained.py`` take every backbone tensor of a
@@ -113,7 +114,9 @@ def test_layer_wise_decay_over_the_backbone(task):
 
 
 def load_chain():
-    spec = importlib.util.spec_from_file_location('demo_chain', osp.join(ROOT, 'tools', 'demo_chain.py'))
+    spec = importlib.util.spec_from_file_location(
+        'demo_chain', osp.join(ROOT, 'projects', 'demo_chain', 'demo_chain.py')
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -126,8 +129,8 @@ def test_chain_starts_differ_only_in_the_backbone_init(tmp_path, monkeypatch):
         osp.relpath(DEMOS[t][1], ROOT) for t in ('detection', 'segmentation')
     )
     monkeypatch.setattr(chain, 'run_train', lambda config, work_dir, seed=None: 1.0)
-    fake = [(50, {'coco/bbox_mAP': 0.1, 'coco/segm_mAP': 0.1, 'mIoU': 10.0})]
-    monkeypatch.setattr(chain, 'read_scalars', lambda work_dir: fake)
+    fake = [{'step': 50, 'coco/bbox_mAP': 0.1, 'coco/segm_mAP': 0.1, 'mIoU': 10.0}]
+    monkeypatch.setattr(chain, 'metric_records', lambda work_dir, keys: fake)
     data = dict(coco=str(tmp_path / 'coco'), ade=str(tmp_path / 'ade'))
     budget = chain.BUDGETS['short']
     checkpoint = str(tmp_path / 'pretrain' / 'epoch_24.pth')
@@ -156,7 +159,7 @@ def test_chain_reuses_a_finished_run_of_the_same_config(tmp_path, monkeypatch):
         return 12.0
 
     monkeypatch.setattr(chain, 'run_train', run_train)
-    monkeypatch.setattr(chain, 'read_scalars', lambda work_dir: [(100, {'mIoU': 50.0})])
+    monkeypatch.setattr(chain, 'metric_records', lambda work_dir, keys: [{'step': 100, 'mIoU': 50.0}])
     data = dict(ade=str(tmp_path / 'ade'))
     out = str(tmp_path / 'out')
     first = chain.segment(out, data, chain.BUDGETS['short'], None, 0)

@@ -10,7 +10,7 @@
 # iterations; the backbone's layers get lr x 0.7 ** (num_layers + 1 - id). num_layers=4 numbers the
 # 1-1-3-1 backbone without gaps (stem 0, stage 0 -> 1, stage 1 -> 2, stage 2 -> 3, stage 3 -> 4):
 # stem x0.17, stage 0 x0.24, stage 1 x0.34, stage 2 x0.49, stage 3 x0.7. The warm-up of the demo's
-# schedule is kept. The random-init baseline of tools/demo_chain.py is this same config with
+# schedule is kept. The random-init baseline of projects/demo_chain/demo_chain.py is this same config with
 # model.backbone.init_cfg=None.
 _base_ = './cascade_convnext_demo.py'
 

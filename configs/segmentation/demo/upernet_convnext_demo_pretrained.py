@@ -7,7 +7,7 @@
 # Fine-tuning recipe, as the paper's (AdamW, layer-wise lr decay, warm-up then poly): the new heads keep
 # the demo's lr 2e-3; the backbone's layers get lr x 0.7 ** (num_layers + 1 - id) with the 1-1-3-1
 # backbone numbered without gaps (num_layers=4: stem x0.17 ... stage 3 x0.7) instead of the demo's
-# stage-wise 0.9. The random-init baseline of tools/demo_chain.py is this same config with
+# stage-wise 0.9. The random-init baseline of projects/demo_chain/demo_chain.py is this same config with
 # model.backbone.init_cfg=None.
 _base_ = './upernet_convnext_demo.py'
 

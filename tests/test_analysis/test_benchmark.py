@@ -1,5 +1,6 @@
-"""tools/benchmark.py and convnext_dense/benchmark.py on tiny models: it runs, modes give equal outputs,
-the JSON/markdown/PNG have their fields. Nothing here checks a timing."""
+"""tools/benchmark.py and convnext_dense.analysis on tiny models: it runs, modes give equal outputs,
+the JSON/markdown/PNG have their fields, trained checkpoints go through the same engine as backbones.
+Nothing here checks a timing."""
 
 import json
 import subprocess
@@ -9,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from convnext_dense import benchmark as bm
+from convnext_dense import analysis
+from convnext_dense.analysis.subjects import ConfigSubject
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'tools'))
@@ -95,13 +97,13 @@ def test_backbone_modes_give_equal_outputs_and_the_json_has_its_fields(tmp_path)
 
 
 def test_timm_weights_map_onto_ours():
-    ref = bm.build_backbone('timm', dict(depths=(1, 1, 1, 1), dims=(8, 16, 32, 64)), channels_last=False)
-    ours = bm.build_backbone('convnext', dict(depths=(1, 1, 1, 1), dims=(8, 16, 32, 64)))
+    ref = analysis.build_backbone('timm', dict(depths=(1, 1, 1, 1), dims=(8, 16, 32, 64)), channels_last=False)
+    ours = analysis.build_backbone('convnext', dict(depths=(1, 1, 1, 1), dims=(8, 16, 32, 64)))
     x = torch.randn(1, 3, 32, 32)
     with torch.no_grad():
-        assert bm.relative_error(ours(x), ref(x)) < 1e-5
+        assert analysis.relative_error(ours(x), ref(x)) < 1e-5
     with pytest.raises(ValueError, match="unknown backbone 'vit'"):
-        bm.build_backbone('vit')
+        analysis.build_backbone('vit')
 
 
 def test_command_line_runs_on_a_tiny_model(tmp_path):
@@ -142,14 +144,14 @@ def test_command_line_runs_on_a_tiny_model(tmp_path):
 
 def test_profile_table_names_the_top_operators():
     spec = dict(model='convnext', arch=dict(depths=(1, 1, 1, 1), dims=(8, 16, 32, 64)), batch=1, size=[32, 32])
-    table = bm.profile_table(spec, 'train')
+    table = analysis.profile_table(spec, 'train')
     assert table.startswith('convnext | fp32 | NCHW | eager, train:') and 'aten::' in table and 'Self CPU' in table
 
 
 def test_cpu_peak_memory_of_a_training_step():
     """Measured in a fresh subprocess per variant (its peak resident set)."""
     spec = dict(model='convnext', arch=dict(depths=(1, 1, 1, 1), dims=(8, 16, 32, 64)), batch=1, size=[32, 32])
-    peak = bm.peak_memory_mib(dict(spec, size=[256, 256]))
+    peak = analysis.peak_memory(dict(spec, size=[256, 256]))['peak_mib']
     # the stem's output alone is 8x64x64 floats; a training step keeps a few dozen such maps
     assert 1 < peak < 500
 
@@ -251,18 +253,21 @@ def test_trained_model_report_mode_is_still_parsed_and_modes_do_not_mix():
 
 def test_segmentation_config_model_infers_with_its_sliding_windows():
     """config:PATH times mmseg's ``test_step`` as the config tests: slide inference over crops, counted here."""
-    model = bm.ConfigModel(str(ROOT / 'configs/segmentation/demo/upernet_convnext_demo.py'), 1, (128, 256), 'cpu')
+    config = 'config:' + str(ROOT / 'configs/segmentation/demo/upernet_convnext_demo.py')
+    model = ConfigSubject(dict(model=config, batch=2, size=(128, 256)))
     # demo: 128x128 crops, stride 85: one row of (256 - 128 + 84) // 85 + 1 = 3 windows
     assert model.inference_mode() == 'slide, 3 windows of 128x128, stride 85x85'
     calls = []
-    encode_decode = model.model.encode_decode
-    model.model.encode_decode = lambda inputs, metas: calls.append(tuple(inputs.shape)) or encode_decode(inputs, metas)
+    encode_decode = model.module.encode_decode
+    model.module.encode_decode = lambda inputs, metas: calls.append(tuple(inputs.shape)) or encode_decode(inputs, metas)
     out = model.infer(1)
     assert calls == [(1, 3, 128, 128)] * 3
     assert tuple(out[0].seg_logits.data.shape) == (5, 128, 256)
-    losses = model.train_step(2)  # batch 2: at batch 1 the PPM's 1x1 pooled map cannot train its BatchNorm
+    losses = model.train_step()  # batch 2: at batch 1 the PPM's 1x1 pooled map cannot train its BatchNorm
     assert losses and all(torch.isfinite(v).all() for v in losses.values())
-    detection = bm.ConfigModel(str(ROOT / 'configs/detection/demo/cascade_convnext_demo.py'), 1, (64, 64), 'cpu')
+    detection = ConfigSubject(
+        dict(model='config:' + str(ROOT / 'configs/detection/demo/cascade_convnext_demo.py'), size=(64, 64))
+    )
     assert detection.inference_mode() == 'whole image'
 
 

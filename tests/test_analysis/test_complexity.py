@@ -3,7 +3,7 @@
 import pytest
 from mmengine.config import Config
 
-from convnext_dense.apis.complexity import model_complexity
+from convnext_dense.analysis.complexity import model_complexity
 
 
 def test_backbone_flops_and_params_inside_a_segmentor():

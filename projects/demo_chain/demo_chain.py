@@ -10,7 +10,10 @@
    into ``--out-dir``. The configs each run used are saved next to its logs (``<run>/config.py``, and
    ``<run>/chain_config.py`` as the chain wrote it).
 
-Every run is ``tools/train.py`` in its own process. The two starts of a task are one ablation: the same
+An experiment, not a tool: it runs on the package's public functions (the run-log reader
+:mod:`convnext_dense.analysis.logs`, mmengine's ``find_latest_checkpoint`` through it) and the
+repository's ``tools/train.py``; ``projects/demo_chain/README.md`` says how to run it. Every run is
+``tools/train.py`` in its own process. The two starts of a task are one ablation: the same
 config (the ``*_pretrained.py`` demos, with their fine-tuning recipe: layer-wise lr decay over the
 backbone), data, schedule and seed; the random start only sets ``model.backbone.init_cfg=None``. Both
 downstream configs use the classifier's backbone (1-1-3-1 blocks, widths 32..256), so that the
@@ -34,8 +37,8 @@ Example (``docs/demo_chain.md`` measures the second, with ``--threads 2 --out-di
 work_dirs/demo_chain_ls1``, and two earlier runs of it before the classification demo's layer scale
 was 1.0)::
 
-    python tools/demo_chain.py --budget small --out-dir work_dirs/demo_chain_small
-    python tools/demo_chain.py --budget short --low-data 100 --seeds 0 1 --threads 1 \
+    python projects/demo_chain/demo_chain.py --budget small --out-dir work_dirs/demo_chain_small
+    python projects/demo_chain/demo_chain.py --budget short --low-data 100 --seeds 0 1 --threads 1 \
         --out-dir work_dirs/demo_chain
 """
 
@@ -48,8 +51,16 @@ import subprocess
 import sys
 import time
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)
+from mmengine.config import Config
+
+from convnext_dense.analysis.logs import latest_checkpoint, metric_records
+from convnext_dense.apis.cli import run_cli
+from convnext_dense.datasets.synthetic import generate_ade, generate_coco, generate_imagefolder
+from convnext_dense.datasets.synthetic.imagefolder import CLASSES
+from convnext_dense.errors import ConfigError, TrainingError
+
+# The repository: configs, data and work dirs are relative to it, and tools/train.py runs there.
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 CLS_CFG = 'configs/classification/demo/convnext_demo.py'
 DET_CFG = 'configs/detection/demo/cascade_convnext_demo_pretrained.py'
@@ -85,16 +96,12 @@ def parse_args(argv=None):
 
 def prepare_data(out_dir, budget, low_data):
     """The three data folders (generated where missing); tiny sets for the small budget or low data."""
-    from convnext_dense.datasets.synthetic import generate_ade, generate_coco, generate_imagefolder
-
     tiny = BUDGETS[budget]['tiny_data']
     data = dict(
         cls=osp.join(out_dir, 'data', 'cls') if tiny else 'data/synthetic_cls',
         coco=osp.join(out_dir, 'data', 'coco') if tiny or low_data else 'data/synthetic_coco',
         ade=osp.join(out_dir, 'data', 'ade') if tiny or low_data else 'data/synthetic_ade',
     )
-    from convnext_dense.datasets.synthetic.imagefolder import CLASSES
-
     cls_train = osp.join(REPO, data['cls'], 'train')
     if osp.isdir(cls_train) and sorted(os.listdir(cls_train)) != sorted(CLASSES):
         # Written by an older generator (e.g. the shapes-only classes): pretraining on it would be stale.
@@ -115,8 +122,6 @@ def prepare_data(out_dir, budget, low_data):
 
 def write_config(path, work_dir, edit):
     """Load a config, apply ``edit(cfg)``, dump it to ``work_dir/config.py``; returns that path."""
-    from mmengine.config import Config
-
     cfg = Config.fromfile(osp.join(REPO, path))
     edit(cfg)
     os.makedirs(work_dir, exist_ok=True)
@@ -134,7 +139,7 @@ def run_train(config, work_dir, seed=None):
     with open(osp.join(work_dir, 'stdout.log'), 'w') as log:
         result = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, **THREADS))
     if result.returncode != 0:
-        raise RuntimeError(f'{" ".join(cmd)} failed (exit {result.returncode}); see {work_dir}/stdout.log')
+        raise TrainingError(f'{" ".join(cmd)} failed (exit {result.returncode}); see {work_dir}/stdout.log')
     return time.time() - start
 
 
@@ -167,28 +172,21 @@ def train_once(path, work_dir, edit, seed, summarise):
     return result
 
 
-def read_scalars(work_dir):
-    """The validation records of a run: [(step, {metric: value})] from mmengine's vis_data/scalars.json."""
-    found = []
-    for root, _, files in os.walk(work_dir):
-        if 'scalars.json' in files and osp.basename(root) == 'vis_data':
-            found.append(osp.join(root, 'scalars.json'))
-    if not found:
-        raise RuntimeError(f'{work_dir} has no vis_data/scalars.json: did the run validate?')
-    records = []
-    with open(sorted(found)[-1]) as f:
-        for line in f:
-            rec = json.loads(line)
-            if any(k in rec for k in METRICS.values()):
-                records.append((rec.get('step'), rec))
+def evaluations(work_dir, *keys):
+    """The evaluation records (with ``step``) of the newest run in ``work_dir`` that hold ``keys``."""
+    records = metric_records(work_dir, keys)
+    if not records:
+        raise TrainingError(f'{work_dir}: its newest run logged no {", ".join(keys)}: did the run validate?')
     return records
 
 
-def last_checkpoint(work_dir, prefix):
-    names = [n for n in os.listdir(work_dir) if n.startswith(prefix) and n.endswith('.pth')]
-    if not names:
-        raise RuntimeError(f'no {prefix}*.pth in {work_dir}')
-    return osp.join(work_dir, max(names, key=lambda n: int(n[len(prefix) : -len('.pth')])))
+def scheduler(cfg, kind):
+    """The one ``param_scheduler`` entry of type ``kind`` (edited by its type, not its place in the list)."""
+    found = [s for s in cfg.param_scheduler if s.type == kind]
+    if len(found) != 1:
+        kinds = [s.type for s in cfg.param_scheduler]
+        raise ConfigError(f'param_scheduler has {len(found)} {kind} (types: {kinds}); the chain edits exactly one')
+    return found[0]
 
 
 def pretrain(out_dir, data, b):
@@ -201,22 +199,22 @@ def pretrain(out_dir, data, b):
         epochs = b['cls_epochs']
         cfg.train_cfg.max_epochs = epochs
         cfg.train_cfg.val_interval = max(1, epochs // 6)
-        cfg.param_scheduler[1].update(T_max=max(1, epochs - 1), end=epochs)
+        scheduler(cfg, 'CosineAnnealingLR').update(T_max=max(1, epochs - 1), end=epochs)
         cfg.default_hooks.checkpoint.interval = epochs
         if b['tiny_data']:
             cfg.train_dataloader.batch_size = 16
             cfg.val_dataloader.batch_size = cfg.test_dataloader.batch_size = 16
 
     def summarise(seconds):
-        records = read_scalars(work)
+        records = evaluations(work, METRICS['cls'])
         return dict(
             task='pretrain',
             start='-',
             seed=0,
             seconds=seconds,
-            checkpoint=last_checkpoint(work, 'epoch_'),
-            top1=records[-1][1][METRICS['cls']],
-            curve=[(s, r[METRICS['cls']]) for s, r in records],
+            checkpoint=latest_checkpoint(work),
+            top1=records[-1][METRICS['cls']],
+            curve=[(r['step'], r[METRICS['cls']]) for r in records],
         )
 
     return train_once(CLS_CFG, work, edit, None, summarise)
@@ -235,16 +233,16 @@ def detect(out_dir, data, b, checkpoint, seed):
         cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=checkpoint) if checkpoint else None
         iters = b['det_iters']
         cfg.train_cfg.update(max_iters=iters, val_interval=b['det_val'])
-        cfg.param_scheduler[0].end = min(100, max(1, iters // 7))
-        cfg.param_scheduler[1].update(end=iters, milestones=[int(iters * 550 / 700), int(iters * 650 / 700)])
+        scheduler(cfg, 'LinearLR').end = min(100, max(1, iters // 7))
+        scheduler(cfg, 'MultiStepLR').update(end=iters, milestones=[int(iters * 550 / 700), int(iters * 650 / 700)])
         cfg.default_hooks.checkpoint.interval = iters
         cfg.default_hooks.logger.update(interval=min(50, iters), log_metric_by_epoch=False)  # step = iteration
         if b['tiny_data']:
             cfg.train_dataloader.batch_size = 2
 
     def summarise(seconds):
-        records = read_scalars(work)
-        last = records[-1][1]
+        records = evaluations(work, METRICS['det_box'], METRICS['det_mask'])
+        last = records[-1]
         return dict(
             task='detection',
             start=start,
@@ -252,7 +250,7 @@ def detect(out_dir, data, b, checkpoint, seed):
             seconds=seconds,
             box_ap=last[METRICS['det_box']],
             mask_ap=last[METRICS['det_mask']],
-            curve=[(s, r[METRICS['det_box']]) for s, r in records],
+            curve=[(r['step'], r[METRICS['det_box']]) for r in records],
         )
 
     return train_once(DET_CFG, work, edit, seed, summarise)
@@ -270,22 +268,22 @@ def segment(out_dir, data, b, checkpoint, seed):
         iters = b['seg_iters']
         cfg.train_cfg.update(max_iters=iters, val_interval=b['seg_val'])
         warmup = min(100, max(1, iters // 15))
-        cfg.param_scheduler[0].end = warmup
-        cfg.param_scheduler[1].update(begin=warmup, end=iters)
+        scheduler(cfg, 'LinearLR').end = warmup
+        scheduler(cfg, 'PolyLR').update(begin=warmup, end=iters)
         cfg.default_hooks.checkpoint.interval = iters
         cfg.default_hooks.logger.interval = min(50, iters)
         if b['tiny_data']:
             cfg.train_dataloader.batch_size = 2
 
     def summarise(seconds):
-        records = read_scalars(work)
+        records = evaluations(work, METRICS['seg'])
         return dict(
             task='segmentation',
             start=start,
             seed=seed,
             seconds=seconds,
-            miou=records[-1][1][METRICS['seg']],
-            curve=[(s, r[METRICS['seg']]) for s, r in records],
+            miou=records[-1][METRICS['seg']],
+            curve=[(r['step'], r[METRICS['seg']]) for r in records],
         )
 
     return train_once(SEG_CFG, work, edit, seed, summarise)
@@ -423,4 +421,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_cli(main))

@@ -1,4 +1,4 @@
-"""FLOPs and parameters of a config's model, for ``tools/flops.py`` and the benchmarks.
+"""FLOPs and parameters of a config's model, for ``tools/flops.py`` and the benchmark's whole models.
 
 mmdet and mmseg models need data samples (image shapes) to run; this builds them for one image of a
 given size, as mmdet's and mmseg's ``get_flops.py`` do from a real dataset, so no data is needed.
