@@ -112,6 +112,15 @@ def test_the_projects_runtime_additions(path):
         assert cfg.val_evaluator.type == 'IoUMetric' and cfg.tta_model.type == 'SegTTAModel'
 
 
+@pytest.mark.parametrize('path', sorted(RECIPES) + sorted(DEMOS))
+def test_a_delta_not_a_copy(path):
+    """Characters of code, as tests/test_configs/test_detection_configs.py counts them: a recipe is a few settings
+    (Mask2Former-B's 640 data make it the longest), a demo rewrites widths and data."""
+    from test_detection_configs import code_size
+
+    assert code_size(osp.join(CONFIGS, path)) <= (2800 if '/demo/' in path else 1100)
+
+
 # -------------------------------------------------------------------------------------------- recipes
 @pytest.mark.parametrize('path', sorted(RECIPES))
 def test_backbone_and_its_weights(path):

@@ -104,15 +104,18 @@ def hf_stage_outputs(model, x):
 @pytest.mark.parametrize(
     'kind', ['ConvNextModel', 'ConvNextForImageClassification', 'ConvNextV2Model', 'ConvNextV2ForImageClassification']
 )
-@pytest.mark.parametrize('saved', ['folder', 'safetensors', 'bin'])
+@pytest.mark.parametrize('saved', ['folder', 'safetensors', 'bin', 'shards'])
 def test_transformers_files_load_to_transformers_features(tmp_path, kind, saved):
     model = hf_model(kind)
-    model.save_pretrained(str(tmp_path), safe_serialization=saved != 'bin')
+    shard = dict(max_shard_size='20KB') if saved == 'shards' else {}  # model-0000i-of-0000n.safetensors + index
+    model.save_pretrained(str(tmp_path), safe_serialization=saved != 'bin', **shard)
     path = {
         'folder': str(tmp_path),
         'safetensors': str(tmp_path / 'model.safetensors'),
         'bin': str(tmp_path / 'pytorch_model.bin'),
+        'shards': str(tmp_path),
     }[saved]
+    assert (saved == 'shards') == osp.isfile(tmp_path / 'model.safetensors.index.json')
     net = ours(v2='V2' in kind)
     report = load_pretrained(net, path)
     assert report['missing'] == []
