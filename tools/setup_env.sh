@@ -134,7 +134,7 @@ else
     "timm==$(pin timm)" "pycocotools==$(pin pycocotools)" "opencv-python==$(pin opencv-python)" \
     ftfy regex matplotlib scipy shapely terminaltables prettytable addict yapf pytest ruff ninja \
     "onnx==$(pin onnx)" "onnxruntime==$(pin onnxruntime)" \
-    "mmpretrain==$(pin mmpretrain)"  # tests only: its ConvNeXt writes real mmpretrain-layout checkpoints
+    "mmpretrain==$(pin mmpretrain)" "transformers==$(pin transformers)"  # tests: real mmpretrain / HF layouts
 fi
 
 if ! "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV_VER'" 2>/dev/null || [[ -n "$cuda_arch" ]]; then

@@ -21,6 +21,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.logging import print_log
 
+from .. import hf_hub
 from ..errors import ConfigError, UserError
 from ..utils import is_remote, shorten
 from .cfg_options import resolve_type
@@ -222,7 +223,11 @@ def _check_weights(cfg, config_path: str) -> Tuple[List[Tuple[str, str]], List[s
     problems, notes = [], []
     for key, init in _pretrained_cfgs(cfg.get('model'), 'model'):
         ckpt = init['checkpoint']
-        if is_remote(ckpt):
+        if hf_hub.is_hub_name(ckpt):
+            found, note = _check_hub_name(ckpt, key, config_path)
+            problems += found
+            notes += [note] if note else []
+        elif is_remote(ckpt):
             if not _url_is_cached(ckpt):
                 from ..hub import cached_path
 
@@ -232,7 +237,7 @@ def _check_weights(cfg, config_path: str) -> Tuple[List[Tuple[str, str]], List[s
                     f'with `python tools/download_weights.py {config_path}` and copy it there, or point '
                     f'the config at a file you have: --cfg-options {key}.checkpoint=PATH.'
                 )
-        elif not osp.isfile(ckpt):
+        elif not osp.exists(ckpt):  # a file, or a folder that save_pretrained wrote
             problems.append(
                 (
                     'weights',
@@ -253,6 +258,23 @@ def _check_weights(cfg, config_path: str) -> Tuple[List[Tuple[str, str]], List[s
             )
         )
     return problems, notes
+
+
+def _check_hub_name(name: str, key: str, config_path: str) -> Tuple[List[Tuple[str, str]], Optional[str]]:
+    """A ``timm:`` / ``hf-hub:`` checkpoint: a name timm does not know is a problem; one not yet in the
+    Hugging Face cache is a note that says which file it means (resolved offline, nothing downloaded)."""
+    try:
+        weights = hf_hub.resolve(name)
+    except UserError as e:
+        return [('weights', f'{key}.checkpoint: {user_error_message(e)}')], None
+    if hf_hub.cached(weights):
+        return [], None
+    return [], (
+        f'weights: {weights.describe()} ({key}.checkpoint) is not downloaded yet: it downloads on first use when '
+        f'online, into the Hugging Face cache ($HF_HOME); offline, fetch it on a machine that is online with '
+        f'`python tools/download_weights.py {config_path}` and copy the cache over, or point the config at a '
+        f'file you have: --cfg-options {key}.checkpoint=PATH.'
+    )
 
 
 def _url_is_cached(url: str) -> bool:
@@ -341,7 +363,9 @@ def _check_backbone(cfg, scope: str) -> List[Tuple[str, str]]:
     ):
         if not isinstance(part, dict) or 'in_channels' not in part:
             continue
-        index = part.get('in_index', list(range(len(outs))) if key == 'model.neck' else None)
+        # a neck, and a head with a list of in_channels but no in_index (Mask2Former), read every output
+        reads_all = key == 'model.neck' or isinstance(part['in_channels'], (list, tuple))
+        index = part.get('in_index', list(range(len(outs))) if reads_all else None)
         try:
             if isinstance(index, (list, tuple)):
                 want = [outs[j] for j in index]

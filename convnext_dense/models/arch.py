@@ -6,7 +6,7 @@ this table, which depends on neither.
 """
 
 import difflib
-from typing import Dict, Union
+from typing import Dict, List, Sequence, Union
 
 from ..errors import ConfigError
 
@@ -58,3 +58,28 @@ def resolve_arch(arch: Union[str, dict]) -> dict:
     if len(depths) != len(dims) or not depths or min(depths) < 1 or min(dims) < 1:
         raise ConfigError(f'ConvNeXt: arch depths {depths} and dims {dims} must be positive and of equal length')
     return dict(depths=depths, dims=dims, grn=bool(arch.get('grn', False)))
+
+
+def stage_channels(arch: Union[str, dict], out_indices: Sequence[int] = (0, 1, 2, 3)) -> List[int]:
+    """The widths of the stages a backbone of ``arch`` returns: what a neck or head takes in.
+
+    Configs call it so that a neck's ``in_channels`` follow the backbone's arch instead of being typed
+    by hand (``neck=dict(in_channels=stage_channels(arch, (1, 2, 3)))``); a function is not kept in the
+    parsed config, unlike an imported table.
+
+    Args:
+        arch: as :func:`resolve_arch` takes it; a custom dict may carry mmengine's ``_delete_`` marker (a
+            demo's ``arch = dict(_delete_=True, depths=..., dims=...)`` replacing a base's ``'tiny'``).
+        out_indices: the backbone's ``out_indices`` (negative indices count from the last stage).
+
+    Returns:
+        One width per returned stage, in stage order.
+
+    Example:
+        >>> stage_channels('tiny', (1, 2, 3)), stage_channels(dict(depths=[1, 1], dims=[8, 16]), (-1,))
+        ([192, 384, 768], [16])
+    """
+    if isinstance(arch, dict):
+        arch = {k: v for k, v in arch.items() if k != '_delete_'}
+    dims = resolve_arch(arch)['dims']
+    return [dims[i] for i in sorted(i % len(dims) for i in out_indices)]

@@ -18,6 +18,7 @@ from typing import Dict, List, Optional
 import torch
 from mmengine.logging import print_log
 
+from .. import hf_hub
 from ..errors import CheckpointError, MissingFileError
 from ..hub import load_url_checkpoint
 from ..utils import is_remote, is_url, shorten
@@ -27,6 +28,13 @@ _OUT_NORM_KEY = re.compile(r'^norm\d+\.')  # the dense outputs' norms: new for d
 # the unit of the body a key belongs to: a stage (ConvNeXt, the roadmap steps) or an isotropic block
 _BODY_UNIT = re.compile(r'^(downsample_layers|stages)\.\d+\.|^blocks\.\d+\.')
 _EMA_KEYS = ('ema_state_dict', 'model_ema', 'state_dict_ema')  # mmengine's EMAHook; FB / timm training scripts
+# save_pretrained's files (transformers, timm), in the order from_pretrained reads them
+_FOLDER_WEIGHTS = (
+    'model.safetensors',
+    'model.safetensors.index.json',
+    'pytorch_model.bin',
+    'pytorch_model.bin.index.json',
+)
 
 
 def _unreadable(filename: str, error: Exception) -> str:
@@ -55,35 +63,84 @@ def _unreadable(filename: str, error: Exception) -> str:
 
 
 def _load_file(filename: str, map_location) -> dict:
-    """The object a checkpoint file or URL holds (URLs: downloaded once, read with weights_only=True)."""
-    from mmengine.runner.checkpoint import CheckpointLoader
-
+    """The object a checkpoint file, folder, URL or hub name holds (downloads: read with weights_only=True)."""
+    if hf_hub.is_hub_name(filename):
+        weights = hf_hub.resolve(filename)
+        path = hf_hub.fetch(weights)
+        print_log(f'ConvNeXt: {weights.describe()}; reading {path}', logger='current')
+        return _load_local(path, map_location)
     if is_url(filename):
         return load_url_checkpoint(filename, map_location=map_location)
-    if not is_remote(filename) and not osp.isfile(filename):
+    if not is_remote(filename) and not osp.exists(filename):
         raise MissingFileError(
             f'Pretrained checkpoint {filename!r} does not exist. Put the ImageNet weights there (e.g. '
-            f'convnext_tiny_1k_224.pth from the ConvNeXt release, a timm or mmpretrain ConvNeXt, or a '
-            f'checkpoint of configs/classification), or point the config at it: '
-            f'--cfg-options model.backbone.init_cfg.checkpoint=PATH. Any of these layouts loads as it is; '
+            f'convnext_tiny_1k_224.pth from the ConvNeXt release, a timm, mmpretrain or Hugging Face ConvNeXt, '
+            f'or a checkpoint of configs/classification), or point the config at it: '
+            f'--cfg-options model.backbone.init_cfg.checkpoint=PATH (or a timm tag, timm:convnext_tiny.fb_in1k, '
+            f'or a Hub repository, hf-hub:facebook/convnext-tiny-224). Any of these layouts loads as it is; '
             f"tools/convert_checkpoint.py IN OUT writes it in this project's layout offline."
         )
+    if not is_remote(filename) and osp.isdir(filename):
+        return _load_local(_weights_in_folder(filename), map_location)
+    return _load_local(filename, map_location)
+
+
+def _load_local(filename: str, map_location) -> dict:
+    """A ``.safetensors`` file (a shard index: all its shards) or anything mmengine's checkpoint loader reads."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+
     try:
+        if filename.endswith('.index.json'):
+            return _load_shards(filename, map_location)
+        if filename.endswith('.safetensors'):
+            from safetensors.torch import load_file
+
+            return load_file(filename, device=map_location if isinstance(map_location, str) else 'cpu')
         return CheckpointLoader.load_checkpoint(filename, map_location=map_location)
-    except Exception as e:  # torch.load raises many types for a file that is not a checkpoint
+    except (CheckpointError, MissingFileError):
+        raise
+    except Exception as e:  # torch.load and safetensors raise many types for a file that is not a checkpoint
         raise CheckpointError(_unreadable(filename, e)) from e
+
+
+def _weights_in_folder(folder: str) -> str:
+    """The weights file of a folder that ``save_pretrained`` wrote (transformers, timm) or the Hub's cache holds."""
+    for name in _FOLDER_WEIGHTS:
+        if osp.isfile(osp.join(folder, name)):
+            return osp.join(folder, name)
+    raise MissingFileError(
+        f'{folder!r} is a folder without model weights: looked for {", ".join(_FOLDER_WEIGHTS)} (what '
+        f"transformers' and timm's save_pretrained write). Give the checkpoint file itself."
+    )
+
+
+def _load_shards(index_file: str, map_location) -> dict:
+    """A sharded checkpoint: every file its ``*.index.json`` names (``weight_map``), merged."""
+    import json
+
+    with open(index_file) as f:
+        shards = sorted(set(json.load(f)['weight_map'].values()))
+    state = {}
+    for shard in shards:
+        part = _load_local(osp.join(osp.dirname(index_file), shard), map_location)
+        state.update(part.get('state_dict', part) if isinstance(part, dict) else {})
+    return state
 
 
 def read_checkpoint(filename: str, map_location='cpu', use_ema: bool = False) -> Dict[str, torch.Tensor]:
     """Load a checkpoint file and return its (raw, unrenamed) flat state dict.
 
     Understands ``{'state_dict': ...}`` (mmengine, mmpretrain), ``{'model': ...}`` (FB),
-    ``{'module': ...}`` and a bare state dict. With ``use_ema`` it takes the EMA weights:
+    ``{'module': ...}`` and a bare state dict, in a ``torch.save`` file or a ``.safetensors`` file
+    (timm's and transformers' Hub files). With ``use_ema`` it takes the EMA weights:
     ``ema_state_dict`` (mmengine's EMAHook) or ``model_ema`` (FB / timm training scripts).
 
     Args:
-        filename: a local path, an http(s) URL (downloaded once, :func:`convnext_dense.hub.fetch`) or
-            another URI mmengine's file backends read.
+        filename: a local file; a folder written by ``save_pretrained`` (transformers, timm: its
+            ``model.safetensors`` or ``pytorch_model.bin``, sharded ones too); an http(s) URL (downloaded
+            once, :func:`convnext_dense.hub.fetch`); a timm tag ``timm:<model>.<tag>`` or a Hugging Face
+            Hub repository ``hf-hub:<owner>/<name>`` (:mod:`convnext_dense.hf_hub`); or another URI
+            mmengine's file backends read.
         map_location: passed to ``torch.load``.
         use_ema: take the EMA weights.
 
@@ -92,8 +149,9 @@ def read_checkpoint(filename: str, map_location='cpu', use_ema: bool = False) ->
 
     Raises:
         MissingFileError: the path does not exist (the message says how to get and convert weights).
-        convnext_dense.hub.WeightsDownloadError: an http(s) URL that is not cached and cannot be
-            downloaded (the message names the URL, the cache file and the offline option).
+        convnext_dense.hub.WeightsDownloadError: an http(s) URL or hub name that is not cached and cannot
+            be downloaded (the message names the URL, the cache file and the offline option).
+        ConfigError: a ``timm:`` name timm does not know, or a malformed ``hf-hub:`` name.
         CheckpointError: the file is not a checkpoint, or it has no EMA weights when they are asked for.
     """
     ckpt = _load_file(filename, map_location)

@@ -25,6 +25,24 @@ norm (final), head            head.norm, head.fc                norm3 (classifie
 norm0..norm3 (dense outputs)  --                                norm0..norm3 (dense backbone)
 ============================  ================================  ===============================
 
+Hugging Face ``transformers`` (``ConvNextModel`` / ``ConvNextV2Model``, ``convnext.`` / ``convnextv2.`` before
+every key in their ``*ForImageClassification``, ``backbone.`` in ``UperNetForSemanticSegmentation``) and DINOv3
+(``DINOv3ConvNextModel`` in transformers; the DINOv3 repository's own ``ConvNeXt`` is the official layout plus
+``norms.3``, its final ``norm`` saved a second time under the list its dense outputs use):
+
+==============================  ===============================================  ===================================
+official (FB) = ours            transformers ConvNext / ConvNextV2               transformers DINOv3ConvNext
+==============================  ===============================================  ===================================
+downsample_layers.0.{0,1}       embeddings.patch_embeddings / .layernorm         stages.0.downsample_layers.{0,1}
+downsample_layers.i.{0,1}       encoder.stages.i.downsampling_layer.{0,1}        stages.i.downsample_layers.{0,1}
+stages.i.j.dwconv / norm        encoder.stages.i.layers.j.dwconv / layernorm     stages.i.layers.j.depthwise_conv /
+                                                                                 layer_norm
+stages.i.j.pwconv1 / 2, gamma   ...layers.j.pwconv1 / 2, layer_scale_parameter   ...pointwise_conv1 / 2, gamma
+stages.i.j.grn.weight / bias    ...layers.j.grn.weight / bias, (1, 1, 1, C)      --
+norm (final), head              layernorm, classifier                            layer_norm
+norm0..norm3 (dense outputs)    hidden_states_norms.stage1..stage4 (Backbone)    --
+==============================  ===============================================  ===================================
+
 ConvNeXt V2's FCMAE pre-training files (``convnextv2/pt_only/*_fcmae.pt``) hold the whole masked
 autoencoder: the sparse encoder under ``encoder.*`` (MinkowskiEngine modules) beside the decoder
 (``proj``, ``mask_token``, ``decoder.*``, ``pred``). :func:`convert_state_dict` reads the encoder as the
@@ -56,7 +74,7 @@ are recognised by their ``backbone.`` prefix.
 import math
 import re
 from collections import OrderedDict
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 
@@ -65,7 +83,25 @@ from .arch import ARCH_SETTINGS
 
 # (pattern, replacement) applied in order to each key; the patterns of different layouts never
 # match each other's keys, so one table serves every layout.
-_RENAMES: List[Tuple[str, str]] = [
+_RENAMES: List[Tuple[str, Union[str, Callable[[re.Match], str]]]] = [
+    # Hugging Face transformers ConvNext / ConvNextV2 (the ForImageClassification models add the prefix)
+    (r'^convnext(v2)?\.', ''),
+    (r'^embeddings\.patch_embeddings\.', 'downsample_layers.0.0.'),
+    (r'^embeddings\.layernorm\.', 'downsample_layers.0.1.'),
+    (r'^encoder\.stages\.(\d+)\.downsampling_layer\.', r'downsample_layers.\1.'),
+    (r'^encoder\.stages\.(\d+)\.layers\.(\d+)\.', r'stages.\1.\2.'),
+    (r'\.layernorm\.', '.norm.'),
+    (r'\.layer_scale_parameter$', '.gamma'),
+    (r'^layernorm\.', 'norm.'),
+    (r'^classifier\.', 'head.'),
+    (r'^hidden_states_norms\.stage(\d+)\.', lambda m: f'norm{int(m.group(1)) - 1}.'),  # ConvNextBackbone: 1-based
+    # Hugging Face transformers DINOv3ConvNext (its pointwise convs are mmpretrain's names, below)
+    (r'^stages\.(\d+)\.downsample_layers\.', r'downsample_layers.\1.'),
+    (r'^stages\.(\d+)\.layers\.(\d+)\.', r'stages.\1.\2.'),
+    (r'\.layer_norm\.', '.norm.'),
+    (r'^layer_norm\.', 'norm.'),
+    # DINOv3's own ConvNeXt: norms.3 is its final norm a second time (norms.0-2 are identities)
+    (r'^norms\.3\.', 'norm.'),
     # timm
     (r'^stem\.', 'downsample_layers.0.'),
     (r'^stages\.(\d+)\.downsample\.', r'downsample_layers.\1.'),
@@ -130,7 +166,7 @@ def _from_fcmae(state_dict: Mapping[str, torch.Tensor]) -> 'OrderedDict[str, tor
 
 
 def convert_state_dict(state_dict: Mapping[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
-    """Rename an FB, FCMAE, timm, mmpretrain or convnext_dense state dict to this project's keys.
+    """Rename an FB, FCMAE, timm, mmpretrain, Hugging Face, DINOv3 or convnext_dense state dict to this project's keys.
 
     Pure: the input is not changed, tensors are shared (reshaped GRN and 1x1-conv weights are views;
     FCMAE's sparse kernels are copied into dense ones).

@@ -10,6 +10,7 @@ would download. Downloading them (once, into torch hub's cache) is :mod:`convnex
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
+from ..hf_hub import is_hub_name
 from ..utils import is_url
 
 V1_SOURCE = 'facebookresearch/ConvNeXt README.md'
@@ -136,17 +137,18 @@ def released(name_or_url: str) -> Optional[ReleasedWeights]:
 
 
 def config_checkpoints(cfg) -> List[Tuple[str, str]]:
-    """``(option key, URL)`` of every http(s) ``checkpoint`` in a config's ``model``: what a run downloads.
+    """``(option key, address)`` of every ``checkpoint`` a run of a config downloads: http(s) URLs and hub names.
 
     E.g. ``[('model.backbone.init_cfg.checkpoint', 'https://...')]``; classification fine-tuning configs
-    give ``model.finetune.checkpoint``.
+    give ``model.finetune.checkpoint``; a ``timm:`` / ``hf-hub:`` name (:mod:`convnext_dense.hf_hub`) is
+    listed as it is written.
     """
     found: List[Tuple[str, str]] = []
 
     def walk(node, path):
         if isinstance(node, dict):
             for key, value in node.items():
-                if key == 'checkpoint' and is_url(value):
+                if key == 'checkpoint' and (is_url(value) or is_hub_name(value)):
                     if value not in [url for _, url in found]:
                         found.append((f'{path}.{key}', value))
                 else:
@@ -160,5 +162,5 @@ def config_checkpoints(cfg) -> List[Tuple[str, str]]:
 
 
 def config_urls(cfg) -> List[str]:
-    """The http(s) checkpoint URLs of a config's ``model`` (see :func:`config_checkpoints`)."""
+    """The http(s) checkpoint URLs and hub names of a config's ``model`` (see :func:`config_checkpoints`)."""
     return [url for _, url in config_checkpoints(cfg)]

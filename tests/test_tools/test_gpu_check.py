@@ -26,3 +26,26 @@ def test_without_a_gpu_the_gpu_parts_are_skipped_and_said_so(tmp_path):
         assert parts[name] == dict(status='skipped', why='no CUDA GPU is visible (torch.cuda.is_available() is False)')
     text = (out / 'gpu_check.md').read_text()
     assert '| bench-cascade | skipped | - | no CUDA GPU is visible' in text and 'mmcv 2.1.0' in text
+
+
+def test_the_benchmark_commands_of_the_gpu_parts_are_valid_for_tools_benchmark(tmp_path):
+    """The GPU parts never run here: their command lines are at least parsed by tools/benchmark.py's own parser."""
+    import importlib.util
+
+    def load(name):
+        spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'tools', f'{name}.py'))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    gpu_check, benchmark = load('gpu_check'), load('benchmark')
+    commands = gpu_check.bench_commands(str(tmp_path))
+    assert sorted(commands) == ['bench-backbone', 'bench-cascade', 'bench-upernet']
+    for part, argvs in commands.items():
+        for argv in argvs:
+            assert argv[1] == 'tools/benchmark.py'
+            args = benchmark.parse_args(argv[2:])
+            assert args.device == 'cuda' and args.out.startswith(str(tmp_path)), (part, argv)
+            for entry in args.models or []:
+                if entry.startswith('config:'):
+                    assert osp.isfile(osp.join(ROOT, entry[len('config:') :])), entry
