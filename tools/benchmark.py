@@ -9,6 +9,7 @@ equal-output check, GFLOPs, params, peak memory; writes markdown, JSON, PNG):
         config:configs/detection/cascade_swin_t_3x.py --size 800 1280 --batch 1 --rounds 2 --warmup 1
     python tools/benchmark.py --scaling --models convnext timm swin --out docs/results/scaling   # PNGs vs size, batch
     python tools/benchmark.py --models convnext timm --depths 1 1 1 1 --dims 8 16 32 64   # a tiny model
+    python tools/benchmark.py --models convnext convnext-fused --runtimes pytorch onnxruntime   # + ONNX exports
 
 Trained models (positional configs): accuracy and train time from their logs, plus parameters,
 inference speed and peak memory measured here, written as one markdown table:
@@ -75,6 +76,14 @@ def parse_args(argv=None):
         help='memory format(s) to time (default: on, what the configs use)',
     )
     new.add_argument('--compile', nargs='+', default=['off'], choices=['on', 'off'], help='torch.compile off/on')
+    new.add_argument(
+        '--runtimes',
+        nargs='+',
+        default=['pytorch'],
+        choices=['pytorch', 'onnxruntime'],
+        help='onnxruntime: also each model exported to ONNX (convnext_dense.deploy), same weights and inputs, run '
+        "in onnxruntime with torch's thread count (CPU; CUDA / TensorRT providers with --device cuda)",
+    )
     new.add_argument('--tasks', nargs='+', default=['infer', 'latency', 'train'], choices=['infer', 'latency', 'train'])
     new.add_argument('--rounds', type=int, default=5, help='interleaved timed rounds (default: %(default)s)')
     new.add_argument('--no-memory', action='store_true', help='skip the peak-memory subprocesses')
@@ -175,6 +184,7 @@ def compare(args, command):
         args.batch,
         args.size,
         tiny_arch(args),
+        args.runtimes,
     )
     if not 0 <= args.baseline < len(specs):
         raise ConfigError(f'--baseline {args.baseline}: there are {len(specs)} variants (0..{len(specs) - 1})')

@@ -11,15 +11,21 @@ all three:
   of one size: ``model.test_step`` and ``model.train_step``;
 * :class:`TrainedSubject`: a config's model with a trained checkpoint on its own test set: the test
   images are loaded and decoded beforehand, and each call is ``model.test_step`` on the next one
-  (batch 1).
+  (batch 1);
+* :class:`OnnxBackboneSubject`, :class:`OnnxConfigSubject` (``spec['runtime'] == 'onnxruntime'``): the
+  same backbone or whole model, with the same weights and inputs, exported to ONNX
+  (:mod:`convnext_dense.deploy`) and run in onnxruntime (``test_step`` of the exported model for a
+  config: the host's pre- and post-processing included).
 
 Each subject is built from a *spec*, a JSON-able dict, so that the memory worker can rebuild it alone
 in a fresh process. ``spec['model']`` says which subject: a backbone name, ``config:PATH`` or
 ``trained:PATH``.
 """
 
+import copy
 import json
 import os.path as osp
+import tempfile
 from contextlib import nullcontext
 from typing import List, Optional, Sequence
 
@@ -32,6 +38,8 @@ __all__ = [
     'DTYPES',
     'BackboneSubject',
     'ConfigSubject',
+    'OnnxBackboneSubject',
+    'OnnxConfigSubject',
     'Subject',
     'TrainedSubject',
     'build_subject',
@@ -331,14 +339,96 @@ class TrainedSubject(Subject):
         return dict(scope=self.scope, checkpoint=self.spec.get('checkpoint') or 'random init')
 
 
+class _OnnxRuntime:
+    """What the two exported subjects share: the export into a temporary file and the session's threads."""
+
+    tasks = ('infer', 'latency')
+
+    def _exported(self, module: torch.nn.Module, task: str, shape) -> str:
+        """Export a copy of ``module`` (the PyTorch subject's weights stay as they are); the file's path."""
+        from convnext_dense.deploy.export import export_model
+
+        if self.spec.get('compile'):
+            raise ConfigError('benchmark: an onnxruntime variant is not compiled; use --compile off with it')
+        if self.dtype == 'bf16':
+            raise ConfigError('benchmark: onnxruntime variants are fp32 or fp16 (an fp16 export), not bf16')
+        self._folder = tempfile.TemporaryDirectory(prefix='benchmark_onnx_')
+        path = osp.join(self._folder.name, 'model.onnx')
+        export_model(copy.deepcopy(module).float().eval(), task, path, fp16=self.dtype == 'fp16', shape=shape)
+        return path
+
+    def autocast(self):
+        return nullcontext()  # fp16 is the exported graph's own
+
+    def _runtime_name(self) -> str:
+        providers = (
+            self.session.get_providers() if hasattr(self, 'session') else self.onnx_model.session.get_providers()
+        )
+        return 'onnxruntime ' + providers[0].replace('ExecutionProvider', '')
+
+    def describe(self) -> dict:
+        return dict(runtime=self._runtime_name(), threads=torch.get_num_threads())
+
+
+class OnnxBackboneSubject(_OnnxRuntime, BackboneSubject):
+    """A :class:`BackboneSubject`'s backbone (same weights, same inputs) exported to ONNX, in onnxruntime.
+
+    Spec keys: those of :class:`BackboneSubject` and ``runtime='onnxruntime'``; ``dtype`` 'fp16' exports
+    float16 layers with float32 normalisations. The session has torch's thread count, for a fair ratio.
+    """
+
+    def __init__(self, spec: dict):
+        BackboneSubject.__init__(self, dict(spec, channels_last=False, compile=False))
+        from convnext_dense.deploy import create_session
+
+        path = self._exported(self.module, 'backbone', self.size)
+        self.session = create_session(path, str(self.device), threads=torch.get_num_threads())
+        self.name = f"{self.spec['model']} | {self.dtype} | ONNX | {self._runtime_name()}"
+        self._feeds = {b: {'input': x.cpu().numpy()} for b, x in self.x.items()}
+
+    def infer(self, batch: Optional[int] = None):
+        return tuple(torch.from_numpy(o) for o in self.session.run(None, self._feeds[batch or self.batch]))
+
+
+class OnnxConfigSubject(_OnnxRuntime, ConfigSubject):
+    """A :class:`ConfigSubject`'s whole model (same weights, same synthetic images) exported, in onnxruntime.
+
+    A call is the exported model's ``test_step`` (:func:`convnext_dense.deploy.load_onnx_model`): the graph
+    and the host's share (sliding windows, resizing, mask pasting), as ``model.test_step`` is for PyTorch.
+    """
+
+    def __init__(self, spec: dict):
+        ConfigSubject.__init__(self, dict(spec, compile=False))
+        from convnext_dense.deploy import load_onnx_model
+        from convnext_dense.deploy.export import default_shape, task_of
+
+        task = task_of(self.cfg)
+        shape = self.size if task != 'segmentor' else default_shape(self.cfg, task)
+        path = self._exported(self.module, task, shape)
+        self.onnx_model = load_onnx_model(path, str(self.device), threads=torch.get_num_threads())
+        self.name = (
+            f'{_config_name(self.spec["model"][len("config:") :])} | {self.dtype} | ONNX | {self._runtime_name()}'
+        )
+
+    def infer(self, batch: Optional[int] = None):
+        return self.onnx_model.test_step(self.data(batch or self.batch))
+
+    def describe(self) -> dict:
+        return dict(ConfigSubject.describe(self), **_OnnxRuntime.describe(self))
+
+
 def build_subject(spec: dict) -> Subject:
-    """The subject ``spec['model']`` names: ``config:PATH``, ``trained:PATH`` or a backbone."""
+    """The subject ``spec['model']`` names: ``config:PATH``, ``trained:PATH`` or a backbone; with
+    ``spec['runtime'] == 'onnxruntime'``, its export in onnxruntime."""
     model = spec['model']
+    onnx = spec.get('runtime', 'pytorch') == 'onnxruntime'
     if model.startswith('config:'):
-        return ConfigSubject(spec)
+        return OnnxConfigSubject(spec) if onnx else ConfigSubject(spec)
     if model.startswith('trained:'):
+        if onnx:
+            raise ConfigError('benchmark: trained models run in PyTorch; export them with tools/export.py')
         return TrainedSubject(spec)
-    return BackboneSubject(spec)
+    return OnnxBackboneSubject(spec) if onnx else BackboneSubject(spec)
 
 
 def variant_specs(
@@ -350,11 +440,13 @@ def variant_specs(
     batch: int = 8,
     size: Sequence[int] = (224, 224),
     arch: Optional[dict] = None,
+    runtimes: Sequence[str] = ('pytorch',),
 ) -> List[dict]:
-    """One spec per model x dtype x layout x compile, without duplicates, in that order.
+    """One spec per model x dtype x layout x compile x runtime, without duplicates, in that order.
 
     A model name ending in ``:nchw`` or ``:cl`` has that layout whatever ``channels_last`` says;
-    ``convnext-ref`` is always NCHW (as released).
+    ``convnext-ref`` is always NCHW (as released). An ``'onnxruntime'`` runtime has no layout or compile
+    variants (the exported graph is NCHW and not compiled): one spec per model and dtype.
 
     Example:
         >>> specs = variant_specs(['timm:nchw', 'convnext', 'convnext-ref'], channels_last=(True, False))
@@ -366,22 +458,26 @@ def variant_specs(
         model, _, layout = entry.rpartition(':') if entry.endswith((':nchw', ':cl')) else (entry, '', '')
         layouts = [layout == 'cl'] if layout else channels_last
         for dtype in dtypes:
-            for cl in layouts:
-                for comp in compile:
-                    spec = dict(
-                        model=model,
-                        device=device,
-                        dtype=dtype,
-                        batch=batch,
-                        size=list(size),
-                        channels_last=bool(cl) and model != 'convnext-ref',
-                        compile=bool(comp),
-                        arch=arch,
-                    )
-                    key = json.dumps(spec, sort_keys=True)
-                    if key not in seen:
-                        seen.add(key)
-                        specs.append(spec)
+            for runtime in runtimes:
+                onnx = runtime == 'onnxruntime'
+                for cl in [False] if onnx else layouts:
+                    for comp in [False] if onnx else compile:
+                        spec = dict(
+                            model=model,
+                            device=device,
+                            dtype=dtype,
+                            batch=batch,
+                            size=list(size),
+                            channels_last=bool(cl) and model != 'convnext-ref',
+                            compile=bool(comp),
+                            arch=arch,
+                        )
+                        if onnx:
+                            spec['runtime'] = runtime
+                        key = json.dumps(spec, sort_keys=True)
+                        if key not in seen:
+                            seen.add(key)
+                            specs.append(spec)
     return specs
 
 

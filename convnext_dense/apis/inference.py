@@ -26,9 +26,20 @@ def list_images(inputs: str) -> List[str]:
 
 
 def run_inference(
-    cfg: Config, checkpoint: str, inputs: str, out_dir: str, score_thr: float = 0.3, device: str = 'cpu'
+    cfg: Config,
+    checkpoint: str,
+    inputs: str,
+    out_dir: str,
+    score_thr: float = 0.3,
+    device: str = 'cpu',
+    backend: str = 'pytorch',
 ) -> List[str]:
-    """Predict every image of ``inputs``; write PNG drawings (and raw predictions) to ``out_dir``."""
+    """Predict every image of ``inputs``; write PNG drawings (and raw predictions) to ``out_dir``.
+
+    ``backend='onnxruntime'``: ``checkpoint`` is a file of ``tools/export.py``, run in onnxruntime.
+    """
+    if backend not in BACKENDS:
+        raise ConfigError(f'backend={backend!r}; use one of {BACKENDS}')
     if not osp.isfile(checkpoint):
         raise MissingFileError(f'checkpoint {checkpoint!r} does not exist')
     images = list_images(inputs)
@@ -38,7 +49,7 @@ def run_inference(
     if scope == 'mmdet':
         from mmdet.apis import DetInferencer
 
-        inferencer = DetInferencer(model=cfg, weights=checkpoint, device=device, show_progress=False)
+        inferencer = _inferencer(DetInferencer, cfg, checkpoint, device, backend, show_progress=False)
         os.makedirs(osp.join(out_dir, 'preds'), exist_ok=True)
         for path in images:
             result = inferencer(
@@ -51,7 +62,7 @@ def run_inference(
     elif scope == 'mmseg':
         from mmseg.apis import MMSegInferencer
 
-        inferencer = MMSegInferencer(model=cfg, weights=checkpoint, device=device)
+        inferencer = _inferencer(MMSegInferencer, cfg, checkpoint, device, backend)
         os.makedirs(osp.join(out_dir, 'masks'), exist_ok=True)
         for path in images:
             result = inferencer(path, return_vis=True, show=False)
@@ -65,6 +76,18 @@ def run_inference(
             f'predictions; this config has default_scope={scope!r}'
         )
     return written
+
+
+# --- backends: the PyTorch checkpoint, or an exported ONNX file in the model's place (convnext_dense.deploy) ---
+BACKENDS = ('pytorch', 'onnxruntime')
+
+
+def _inferencer(inferencer_cls, cfg: Config, checkpoint: str, device: str, backend: str, **kwargs):
+    if backend == 'onnxruntime':
+        from ..deploy.runtime import onnx_inferencer
+
+        return onnx_inferencer(inferencer_cls, cfg, checkpoint, device, **kwargs)
+    return inferencer_cls(model=cfg, weights=checkpoint, device=device, **kwargs)
 
 
 def _single(value):
