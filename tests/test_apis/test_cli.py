@@ -85,6 +85,10 @@ TOOL_MISTAKES = {
     'download_weights': (['configs/detection/no_such_config.py'], 'no_such_config.py'),
     'make_demo_data': (['coco', '--out', '{tmp}/c', '--num-train', '0'], 'num_train=0'),
     'benchmark': (['configs/detection/no_such_config.py'], 'no_such_config.py'),
+    'export': (
+        ['configs/detection/demo/cascade_convnext_demo.py', 'no_such.pth', '--out', '{tmp}/m.onnx'],
+        'no_such.pth',
+    ),
 }
 
 
