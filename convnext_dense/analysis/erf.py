@@ -17,8 +17,9 @@ written here; the backbone is built from a config by mmengine's registry.
 
 Example (two 3x3 convs see 5x5 pixels):
     >>> import torch
+    >>> _ = torch.manual_seed(0)
     >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 1, 3, padding=1), torch.nn.Conv2d(1, 1, 3, padding=1))
-    >>> grid = erf_map(net, [torch.rand(3, 15, 15)])
+    >>> grid = erf_map(net, [torch.rand(3, 15, 15)], rectify='abs')  # 'relu' zeroes the negative gradients
     >>> (grid > 0).nonzero().min(0).values.tolist(), (grid > 0).nonzero().max(0).values.tolist()
     ([5, 5], [9, 9])
 """

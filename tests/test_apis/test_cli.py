@@ -85,6 +85,10 @@ TOOL_MISTAKES = {
     'download_weights': (['configs/detection/no_such_config.py'], 'no_such_config.py'),
     'make_demo_data': (['coco', '--out', '{tmp}/c', '--num-train', '0'], 'num_train=0'),
     'benchmark': (['configs/detection/no_such_config.py'], 'no_such_config.py'),
+    'analyze_logs': (['{tmp}/no_such_work_dir'], 'no_such_work_dir'),
+    'confusion_matrix': (['configs/detection/demo/cascade_convnext_demo.py', 'no_such_results.pkl'], 'no_such_results'),
+    'browse_dataset': (['configs/detection/demo/cascade_convnext_demo.py', '--max-images', '0'], '--max-images 0'),
+    'erf': (['configs/detection/demo/cascade_convnext_demo.py', '--images', '{tmp}/no_images'], 'no_images'),
 }
 
 
