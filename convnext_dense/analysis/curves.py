@@ -79,15 +79,20 @@ def _iteration_of_epoch(records: Sequence[dict]) -> Dict[int, int]:
 def series(records: Sequence[dict], key: str, x: str = 'iter') -> Tuple[List[float], List[float]]:
     """The values of ``key`` in ``records`` and where they were logged, in order.
 
+    An evaluation record's ``step`` is the iteration only where the ``LoggerHook`` has
+    ``log_metric_by_epoch=False``; by default (mmdet's runtime, also for iteration-based loops) it is
+    ``runner.epoch``, the passes through the data so far. An evaluation is therefore placed at
+    ``max(step, the iteration of the training record before it)``: the iteration where either is, and the
+    end of the epoch it follows where ``step`` counts epochs.
+
     Args:
         records: one run's scalars.json records.
         key: a logged scalar (``loss``, ``lr``, ``coco/bbox_mAP``, ``mIoU``, ...).
         x: ``'iter'`` (iterations) or ``'epoch'`` (only runs that count epochs).
 
     Returns:
-        (xs, ys). An epoch-based run's evaluation (logged at epoch e) sits at the last iteration logged in
-        epoch e on the iteration axis; a training record sits at ``iter / iterations per epoch`` on the
-        epoch axis.
+        (xs, ys). On the epoch axis a training record sits at ``epoch - 1 + its share of the epoch's
+        iterations``, an evaluation at the epoch of the training record before it.
     """
     if x not in ('iter', 'epoch'):
         raise ConfigError(f"x={x!r}: plot against 'iter' or 'epoch'")
@@ -96,22 +101,27 @@ def series(records: Sequence[dict], key: str, x: str = 'iter') -> Tuple[List[flo
         raise ConfigError("this run logs by iteration (no 'epoch' in its scalars.json): plot it with --x iter")
     per_epoch = _iteration_of_epoch(records) if by_epoch else {}
     xs, ys = [], []
+    last_iter, last_epoch = None, None
     for r in records:
-        if key not in r:
-            continue
         if _is_train(r):
             it = int(r.get('iter', r['step']))
+            last_iter, last_epoch = it, r.get('epoch', last_epoch)
+            if key not in r:
+                continue
             if x == 'iter':
                 xs.append(it)
             else:  # epoch e's iterations run from its predecessor's last to its own last
                 e = int(r['epoch'])
-                lo, hi = per_epoch.get(e - 1, 0), per_epoch[e]
+                lo, hi = per_epoch.get(e - 1, 0), per_epoch.get(e, it)
                 xs.append(e - 1 + (it - lo) / max(hi - lo, 1))
-        elif by_epoch:
-            e = int(r['step'])
-            xs.append(per_epoch.get(e, 0) if x == 'iter' else e)
+        elif key in r:
+            step = int(r['step'])
+            if x == 'iter':
+                xs.append(step if last_iter is None else max(step, last_iter))
+            else:
+                xs.append(step if last_epoch is None else int(last_epoch))
         else:
-            xs.append(int(r['step']))
+            continue
         ys.append(float(r[key]))
     return xs, ys
 

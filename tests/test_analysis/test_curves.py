@@ -101,35 +101,55 @@ class _Calls(BaseMetric):
         return dict(calls=float(self.calls))
 
 
-def test_epoch_based_run_of_mmengine_puts_evaluations_at_the_end_of_their_epoch(tmp_path):
-    """3 epochs of 4 iterations, logged every iteration, evaluated every epoch: what mmengine writes, read back."""
+def _toy_run(work_dir, by_epoch):
+    """12 iterations (3 passes of 4 batches), logged every iteration, evaluated every 4 iterations (every epoch),
+    with mmengine's default LoggerHook (log_metric_by_epoch=True, as mmdet's runtime)."""
     g = torch.Generator().manual_seed(0)
     data = [dict(inputs=torch.randn(2, generator=g), labels=torch.randn(1, generator=g)) for _ in range(8)]
     loader = dict(
         dataset=data,
-        sampler=dict(type='DefaultSampler', shuffle=False),
+        sampler=dict(type='DefaultSampler', shuffle=False) if by_epoch else dict(type='InfiniteSampler', shuffle=False),
         batch_size=2,
         collate_fn=dict(type='default_collate'),
     )
+    train_cfg = (
+        dict(by_epoch=True, max_epochs=3, val_interval=1)
+        if by_epoch
+        else dict(by_epoch=False, max_iters=12, val_interval=4)
+    )
     Runner(
         model=_ToyModel(),
-        work_dir=str(tmp_path),
+        work_dir=str(work_dir),
         train_dataloader=loader,
-        val_dataloader=loader,
+        val_dataloader=dict(loader, sampler=dict(type='DefaultSampler', shuffle=False)),
         val_evaluator=[_Calls()],
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
-        train_cfg=dict(by_epoch=True, max_epochs=3, val_interval=1),
+        train_cfg=train_cfg,
         val_cfg=dict(),
         default_hooks=dict(logger=dict(type='LoggerHook', interval=1), checkpoint=None),
+        log_processor=dict(by_epoch=by_epoch),
         default_scope='mmengine',
     ).train()
-    runs = curves.load_runs([str(tmp_path)])
-    assert curves.series(runs[0], 'calls', 'iter') == ([4, 8, 12], [1.0, 2.0, 3.0])
-    assert curves.series(runs[0], 'calls', 'epoch') == ([1, 2, 3], [1.0, 2.0, 3.0])
-    xs, _ = curves.series(runs[0], 'loss', 'epoch')
+    return curves.load_runs([str(work_dir)])[0]
+
+
+def test_epoch_based_run_of_mmengine_puts_evaluations_at_the_end_of_their_epoch(tmp_path):
+    records = _toy_run(tmp_path, by_epoch=True)
+    assert [r['step'] for r in records if 'calls' in r] == [1, 2, 3]  # what mmengine writes: the epoch
+    assert curves.series(records, 'calls', 'iter') == ([4, 8, 12], [1.0, 2.0, 3.0])
+    assert curves.series(records, 'calls', 'epoch') == ([1, 2, 3], [1.0, 2.0, 3.0])
+    xs, _ = curves.series(records, 'loss', 'epoch')
     assert xs == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75, 3.0])
-    assert curves.series(runs[0], 'loss', 'iter')[0] == list(range(1, 13))
-    assert curves.best(runs[0], 'calls') == (3.0, 12)
+    assert curves.series(records, 'loss', 'iter')[0] == list(range(1, 13))
+    assert curves.best(records, 'calls') == (3.0, 12)
+
+
+def test_iteration_based_run_with_the_default_logger_puts_evaluations_at_their_iteration(tmp_path):
+    """mmengine logs the evaluation's step as runner.epoch (passes through the data: 0, 1, 2), not the iteration."""
+    records = _toy_run(tmp_path, by_epoch=False)
+    assert [r['step'] for r in records if 'calls' in r] == [0, 1, 2]
+    assert curves.series(records, 'calls') == ([4, 8, 12], [1.0, 2.0, 3.0])
+    assert curves.series(records, 'loss')[0] == list(range(1, 13))
 
 
 def test_tool_plots_two_runs_and_writes_the_table(tmp_path, monkeypatch, capsys):
