@@ -81,7 +81,7 @@ def series(records: Sequence[dict], key: str, x: str = 'iter') -> Tuple[List[flo
 
     An evaluation record's ``step`` is the iteration only where the ``LoggerHook`` has
     ``log_metric_by_epoch=False``; by default (mmdet's runtime, also for iteration-based loops) it is
-    ``runner.epoch``, the passes through the data so far. An evaluation is therefore placed at
+    ``runner.epoch``, which an ``IterBasedTrainLoop`` leaves at 0 (mmengine 0.10.7). An evaluation is placed at
     ``max(step, the iteration of the training record before it)``: the iteration where either is, and the
     end of the epoch it follows where ``step`` counts epochs.
 
