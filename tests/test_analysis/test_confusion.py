@@ -155,5 +155,6 @@ def test_segmentation_matrix_of_png_predictions(synthetic_set, tmp_path, monkeyp
     assert _run_tool(args, monkeypatch) == 0
     assert _read_csv(tmp_path / 'cm' / 'confusion_matrix.csv')[1].tolist() == expected.tolist()
     Image.fromarray(np.zeros((5, 5), np.uint8)).save(pred_dir / osp.basename(labels[0]))
-    with pytest.raises(DataError, match=r'is 5x5, its label map 48x48'):
+    h, w = np.asarray(Image.open(labels[0])).shape
+    with pytest.raises(DataError, match=rf'ADE_val_00000001.png. is 5x5, its label map {w}x{h}'):
         seg_confusion_matrix(cfg, str(pred_dir))
