@@ -21,6 +21,7 @@ Example:
     {'mIoU': (40.0, 20), 'loss': (1.0, 20), 'time': 0.6}
 """
 
+import difflib
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -158,7 +159,9 @@ def _check_keys(runs: Sequence[Sequence[dict]], keys: Sequence[str], labels: Seq
     for key in keys:
         if not any(key in r for records in runs for r in records):
             logged = sorted({k for records in runs for r in records for k in r} - {'step', 'iter', 'epoch'})
-            raise ConfigError(f'key {key!r} is logged by none of the runs {list(labels)}; logged keys: {logged}')
+            close = difflib.get_close_matches(key, logged, n=1)
+            hint = f' Did you mean {close[0]!r}?' if close else ''
+            raise ConfigError(f'key {key!r} is logged by none of the runs {list(labels)}; logged keys: {logged}.{hint}')
 
 
 def markdown_summary(runs: Sequence[Sequence[dict]], labels: Sequence[str], keys: Sequence[str]) -> str:

@@ -69,8 +69,8 @@ def test_table_best_values_iterations_and_time_equal_the_json(tmp_path):
 
 
 def test_unknown_key_and_missing_run_are_user_errors(tmp_path):
-    with pytest.raises(ConfigError, match=r"'coco/segm_mAP' is logged by none.*'coco/bbox_mAP'"):
-        curves.markdown_summary([_iter_run(0)], ['A'], ['coco/segm_mAP'])
+    with pytest.raises(ConfigError, match=r"'coco/bbox_mAPP' is logged by none.*Did you mean 'coco/bbox_mAP'\?"):
+        curves.markdown_summary([_iter_run(0)], ['A'], ['coco/bbox_mAPP'])
     with pytest.raises(MissingFileError, match='no_run.*scalars.json'):
         curves.load_runs([str(tmp_path / 'no_run')])
     with pytest.raises(ConfigError, match='--x iter'):
