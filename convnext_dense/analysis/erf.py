@@ -217,9 +217,11 @@ def backbone_from_config(cfg, checkpoint: Optional[str] = None) -> torch.nn.Modu
         checkpoint: a checkpoint of the whole model (``tools/train.py``): its ``backbone.`` weights are loaded,
             strictly (a missing or unexpected backbone weight is a :class:`CheckpointError`).
     """
+    import os.path as osp
+
     from mmengine.registry import init_default_scope
 
-    from ..errors import CheckpointError, ConfigError
+    from ..errors import CheckpointError, ConfigError, MissingFileError
     from ..models import read_checkpoint
 
     if 'backbone' not in cfg.get('model', {}):
@@ -231,6 +233,11 @@ def backbone_from_config(cfg, checkpoint: Optional[str] = None) -> torch.nn.Modu
     registry = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
     backbone = registry.build(backbone_cfg)
     if checkpoint:
+        if '://' not in checkpoint and not osp.isfile(checkpoint):
+            raise MissingFileError(
+                f'--checkpoint {checkpoint!r} does not exist: give the .pth tools/train.py wrote for this config '
+                f'(work_dirs/<config>/iter_N.pth or epoch_N.pth), or leave it out for random init'
+            )
         state = read_checkpoint(checkpoint)
         state = {k[len('backbone.') :]: v for k, v in state.items() if k.startswith('backbone.')}
         own = backbone.state_dict()

@@ -10,7 +10,7 @@ import torch
 
 from convnext_dense.analysis import erf
 from convnext_dense.apis import load_config
-from convnext_dense.errors import CheckpointError
+from convnext_dense.errors import CheckpointError, MissingFileError
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(ROOT, 'configs/detection/demo/cascade_convnext_demo.py')
@@ -86,6 +86,8 @@ def test_trained_weights_are_loaded_strictly(tmp_path):
     torch.save(dict(state_dict=state), ckpt)
     with pytest.raises(CheckpointError, match='1 weights missing.*stages.0.0.gamma'):
         erf.backbone_from_config(cfg, str(ckpt))
+    with pytest.raises(MissingFileError, match='no_such.pth.*does not exist.*tools/train.py'):
+        erf.backbone_from_config(cfg, str(tmp_path / 'no_such.pth'))
 
 
 def test_tool_writes_the_grid_and_the_ratios(synthetic_set, tmp_path, monkeypatch, capsys):
