@@ -250,4 +250,5 @@ def backbone_from_config(cfg, checkpoint: Optional[str] = None) -> torch.nn.Modu
                 f'tools/train.py wrote for this config'
             )
         backbone.load_state_dict(state, strict=True)
-    return backbone.eval()
+    backbone.eval()  # not `return backbone.eval()`: mmdet's SwinTransformer.train() returns None
+    return backbone

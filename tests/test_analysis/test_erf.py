@@ -90,6 +90,15 @@ def test_trained_weights_are_loaded_strictly(tmp_path):
         erf.backbone_from_config(cfg, str(tmp_path / 'no_such.pth'))
 
 
+def test_swin_of_mmdet_builds_from_its_config():
+    """mmdet's SwinTransformer.train() returns None: the backbone must not be taken from .eval()'s result."""
+    cfg = load_config(osp.join(ROOT, 'configs/detection/demo/cascade_swin_demo.py'))
+    backbone = erf.backbone_from_config(cfg)
+    assert type(backbone).__name__ == 'SwinTransformer' and not backbone.training
+    grid = erf.erf_map(backbone, [torch.randn(3, 64, 64)], rectify='abs')
+    assert grid.shape == (64, 64) and grid[32, 32] > 0
+
+
 def test_tool_writes_the_grid_and_the_ratios(synthetic_set, tmp_path, monkeypatch, capsys):
     images = osp.join(synthetic_set('coco', num_train=2, num_val=2, image_size=64, seed=0), 'val')
     out = tmp_path / 'erf.png'
