@@ -19,7 +19,8 @@
   reduced.
 
 Both are written as a PNG (the row-normalised matrix, drawn by mmdet's ``plot_confusion_matrix``; mmseg's
-copy of it draws 2 inches a class at 300 dpi, 3600 pixels wide for 6 classes) and a CSV of the counts.
+copy of it draws 2 inches a class at 300 dpi, 3600 pixels wide for 6 classes; at least 5 inches wide here,
+where mmdet's is 0.5 inch a class) and a CSV of the counts.
 """
 
 import csv
@@ -27,6 +28,7 @@ import importlib.util
 import os
 import os.path as osp
 from typing import List, Sequence
+from unittest import mock
 
 import numpy as np
 
@@ -167,8 +169,16 @@ def write_matrix(matrix: np.ndarray, labels: Sequence[str], out_dir: str) -> Lis
     tool = load_upstream_tool('mmdet', 'confusion_matrix')
     import matplotlib.pyplot as plt
 
-    with np.errstate(invalid='ignore', divide='ignore'):  # a class with no ground truth: a row of NaN, drawn -1%
-        title = 'Normalized confusion matrix (%, rows = ground truth)'
+    subplots = plt.subplots
+
+    def at_least_5_inches(*args, figsize=(5, 4), **kwargs):
+        # mmdet sizes the figure 0.5 inch a class (made for COCO's 80): at least 5 inches wide for a few classes
+        scale = max(1.0, 5.0 / figsize[0])
+        return subplots(*args, figsize=(figsize[0] * scale, figsize[1] * scale), **kwargs)
+
+    with np.errstate(invalid='ignore', divide='ignore'), mock.patch.object(tool.plt, 'subplots', at_least_5_inches):
+        # a class with no ground truth is a row of NaN, drawn as -1 %
+        title = 'Normalized confusion matrix (%)'
         tool.plot_confusion_matrix(np.asarray(matrix, dtype=np.float64), list(labels), out_dir, False, title)
     plt.close('all')
     return [csv_file, osp.join(out_dir, 'confusion_matrix.png')]
