@@ -82,4 +82,15 @@ def test_classification_samples_carry_their_class(synthetic_set, tmp_path):
     files = browse_dataset(cfg, str(tmp_path / 'out'), max_images=3, split='val')
     assert len(files) == 3
     size = cfg.val_dataloader.dataset.transform.input_size
-    assert all(cv2.imread(f).shape == (size, size, 3) for f in files)
+    from mmengine.registry import DATASETS
+
+    dataset = DATASETS.build(cfg.val_dataloader.dataset)  # the eval transform is deterministic: the same pixels
+    for i, f in enumerate(files):
+        drawn = cv2.imread(f)[..., ::-1].astype(int)
+        fed = dataset[i]['inputs'].permute(1, 2, 0).numpy().astype(int)
+        assert drawn.shape == fed.shape == (size, size, 3)
+        # mmengine's Visualizer renders through matplotlib, which resamples a little: compare means. The class
+        # name is drawn in the top rows; below it the image is the one the model is fed (not, e.g., flipped).
+        diff = np.abs(drawn - fed)
+        assert diff[:12].mean() > 10 > 5 > diff[16:].mean()
+        assert np.abs(drawn - fed[:, ::-1])[16:].mean() > 10
