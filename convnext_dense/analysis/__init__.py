@@ -11,7 +11,10 @@ experiments under ``projects/`` use:
 * :mod:`.report`: markdown tables, JSON, bar and scaling plots, the trained-model table;
 * :mod:`.complexity`: FLOPs and parameters of a config's model (mmengine's ``FlopAnalyzer``);
 * :mod:`.logs`: what an mmengine run leaves in its work dir: runs, scalars, last metrics, wall time,
-  latest checkpoint.
+  latest checkpoint;
+* seeing what a model does (``docs/analysis.md``; imported by their tools, not here): :mod:`.curves` (log
+  curves and the summary table), :mod:`.confusion` (confusion matrices), :mod:`.browse` (the ground truth
+  after the pipeline), :mod:`.erf` (effective receptive field).
 """
 
 from .backbones import build_backbone

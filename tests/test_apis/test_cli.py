@@ -89,6 +89,10 @@ TOOL_MISTAKES = {
         ['configs/detection/demo/cascade_convnext_demo.py', 'no_such.pth', '--out', '{tmp}/m.onnx'],
         'no_such.pth',
     ),
+    'analyze_logs': (['{tmp}/no_such_work_dir'], 'no_such_work_dir'),
+    'confusion_matrix': (['configs/detection/demo/cascade_convnext_demo.py', 'no_such_results.pkl'], 'no_such_results'),
+    'browse_dataset': (['configs/detection/demo/cascade_convnext_demo.py', '--max-images', '0'], '--max-images 0'),
+    'erf': (['configs/detection/demo/cascade_convnext_demo.py', '--images', '{tmp}/no_images'], 'no_images'),
 }
 
 
