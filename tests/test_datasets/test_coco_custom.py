@@ -216,3 +216,10 @@ def test_categories_not_in_ascending_id_order_are_an_error(masks_set, tmp_path):
     classes = tuple(reversed(COCO_CLASSES))
     with pytest.raises(DataError, match=r"ids \[40, 12, 7, 3\], not in ascending order.*\(3 'zebra', 7 'apple'"):
         build(masks_set, ann_file=path, classes=classes)
+
+
+def test_two_images_of_one_id_are_an_error(masks_set, tmp_path):
+    """pycocotools keeps the last image of an id: the first image's annotations would go to the other file."""
+    path = edited(masks_set, tmp_path, lambda c: c['images'][1].__setitem__('id', c['images'][0]['id']))
+    with pytest.raises(DataError, match=r'the ids \[500\] are used by more than one of its "images"'):
+        build(masks_set, ann_file=path)
