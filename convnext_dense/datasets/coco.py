@@ -8,7 +8,17 @@ or surface far from their cause:
   ``metainfo=dict(classes=...)`` trains on no boxes at all);
 * a training set left empty by ``filter_empty_gt``: a sampler error about ``num_samples``;
 * a malformed file: a bare ``json.JSONDecodeError`` or ``KeyError`` without the file's name;
-* a missing or undecodable image: ``AssertionError: failed to load image`` deep in a dataloader worker.
+* a missing or undecodable image: ``AssertionError: failed to load image`` deep in a dataloader worker;
+* fields of a wrong type or missing (a NaN box passes mmdet's size filter, ``nan < 1`` being false, and turns the
+  loss NaN; no ``area`` is a bare ``KeyError``), ids used twice (pycocotools keeps the last image of an id);
+* box-only annotations with a pipeline that loads masks: ``KeyError: 'mask'`` in a dataloader worker;
+* classes named in another order than the file's categories (mmdet numbers them in the file's order, so every
+  label gets another name), and category ids that are not ascending in the file (mmdet 3.3's ``CocoMetric``
+  prints its per-class AP table in its own order while ``COCOeval.evaluate`` sorts the ids);
+* an image file of another size than its json entry (boxes and polygons are in the entry's pixels; detectron2's
+  ``check_image_size`` makes the same check).
+
+Neither pycocotools nor mmdet validates the file's schema, so these checks are written here.
 
 Annotations with zero area or size and boxes entirely outside their image are skipped by mmdet (as
 in COCO); they are reported here as a warning with counts and example ids, not errors, since COCO
