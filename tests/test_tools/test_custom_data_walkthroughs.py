@@ -115,7 +115,7 @@ WALKS = {
         det_schedule(1),
         det_schedule(40),
         'coco/bbox_mAP',
-        0.2,
+        0.05,
     ),
     'boxes': (
         'my_boxes',
@@ -124,7 +124,7 @@ WALKS = {
         det_schedule(1),
         det_schedule(40),
         'coco/bbox_mAP',
-        0.2,
+        0.05,
     ),
     'semantic': ('my_scenes', write_seg, SEG, seg_schedule(2), seg_schedule(200), 'mIoU', 60.0),
     'classification': ('my_shapes', write_cls, CLS, cls_schedule(1), cls_schedule(30), 'accuracy/top1', 75.0),
