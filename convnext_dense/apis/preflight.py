@@ -26,6 +26,7 @@ from ..errors import ConfigError, UserError
 from ..utils import is_remote, shorten
 from .cfg_options import resolve_type
 from .cli import user_error_message
+from .preflight_data import check_classes_against_data
 
 __all__ = ['PreflightError', 'declared_out_channels', 'preflight']
 
@@ -105,6 +106,7 @@ def preflight(cfg, config_path: str, mode: str = 'train') -> List[str]:
         notes += device_notes
     problems += _check_backbone(cfg, scope)
     problems += _check_num_classes(cfg, mode, scope)
+    problems += check_classes_against_data(cfg, mode)  # names against the annotation file, labels against classes
     problems += _check_work_dir(cfg)
     if problems:
         demo, what = _DEMOS.get(scope, _DEMOS['mmdet'])

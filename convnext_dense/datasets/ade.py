@@ -31,11 +31,11 @@ from typing import List, Optional
 import mmcv
 import numpy as np
 from mmengine import fileio
-from mmseg.datasets import ADE20KDataset
+from mmseg.datasets import ADE20KDataset, BaseSegDataset
 from mmseg.registry import DATASETS
 from PIL import Image
 
-from ..errors import DataError, MissingFileError
+from ..errors import ConfigError, DataError, MissingFileError
 from ..utils import is_remote
 
 IGNORE_INDEX = 255
@@ -136,14 +136,16 @@ def _decode(path: str, kind: str, read):
 class _CheckedMixin:
     """Folder and pairing checks at build time; per-sample label checks on first load."""
 
+    LAYOUT = (
+        'Expected the ADE20K layout <data_root>/images/{training,validation}/*.jpg with '
+        '<data_root>/annotations/{training,validation}/*.png'
+    )
+
     def load_data_list(self) -> List[dict]:
         name = type(self).__name__
         img_dir = self.data_prefix.get('img_path', '')
         ann_dir = self.data_prefix.get('seg_map_path')
-        layout = (
-            'Expected the ADE20K layout <data_root>/images/{training,validation}/*.jpg with '
-            '<data_root>/annotations/{training,validation}/*.png'
-        )
+        layout = self.LAYOUT
         if is_remote(img_dir):  # a remote backend (s3://, http://): listing is the backend's business
             return super().load_data_list()
         for kind, folder in (('image', img_dir), ('annotation', ann_dir)):
@@ -179,8 +181,10 @@ class _CheckedMixin:
                 check_seg_sample(
                     info['img_path'],
                     info['seg_map_path'],
-                    len(type(self).METAINFO['classes']),
+                    # classes as stored on disk: ADE20K's 150 (a label_map subset reads the full range)
+                    len(type(self).METAINFO.get('classes') or self.metainfo['classes']),
                     bool(info.get('reduce_zero_label')),
+                    ignore_index=self.ignore_index,
                     backend_args=self.backend_args,
                 )
             checked.add(idx)
@@ -204,3 +208,29 @@ class CheckedADE20KDataset(_CheckedMixin, ADE20KDataset):
         FileNotFoundError: at build time: a missing folder, no image, or an image without label.
         ValueError: on first load of a sample: see :func:`check_seg_sample`.
     """
+
+
+@DATASETS.register_module()
+class CheckedSegDataset(_CheckedMixin, BaseSegDataset):
+    """mmseg's ``BaseSegDataset`` for your own classes (``metainfo=dict(classes=..., palette=...)``), with the
+    checks of :class:`CheckedADE20KDataset`: label values against ``len(classes)`` (and ``reduce_zero_label``,
+    ``ignore_index``), one channel, the image's size.
+
+    Takes ``BaseSegDataset``'s arguments; images ``*.jpg`` and labels ``*.png`` of the same name by default
+    (``img_suffix``, ``seg_map_suffix``). The template ``configs/segmentation/custom/upernet_convnext_t_custom.py``
+    and ``docs/custom_data.md`` show the layout.
+    """
+
+    LAYOUT = (
+        'Expected <data_root>/<data_prefix.img_path>/NAME.jpg with <data_root>/<data_prefix.seg_map_path>/NAME.png '
+        '(configs/segmentation/custom/upernet_convnext_t_custom.py: images/{train,val}, annotations/{train,val})'
+    )
+
+    def __init__(self, img_suffix: str = '.jpg', seg_map_suffix: str = '.png', **kwargs):
+        meta = kwargs.get('metainfo') or {}
+        if not meta.get('classes'):
+            raise ConfigError(
+                'CheckedSegDataset needs its classes: metainfo=dict(classes=(...), palette=[...]) '
+                '(configs/segmentation/custom/upernet_convnext_t_custom.py)'
+            )
+        super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)

@@ -12,12 +12,14 @@ mmengine's :class:`~mmengine.dataset.BaseDataset` supplies serialisation of the 
 per-worker copies of 1.28M paths), ``indices`` subsets and lazy initialisation.
 """
 
+import logging
 import os
 import os.path as osp
 from typing import List, Optional, Sequence
 
 import torch
 from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
 from mmengine.registry import DATASETS
 from mmengine.structures import BaseDataElement
 from PIL import Image
@@ -84,7 +86,8 @@ class ImageFolderDataset(BaseDataset):
 
     Raises:
         FileNotFoundError: the split folder is missing or holds no class folders.
-        ValueError: a class folder holds no images, ``classes`` does not match the folders, or
+        ValueError: a class folder holds no images (allowed, with a warning, when ``classes`` are given: a class
+            may have no images in a small val split), ``classes`` does not match the folders, or
             ``transform`` holds an option that belongs to the data preprocessor.
         OSError: an image cannot be read (raised when it is loaded, naming the file).
 
@@ -146,6 +149,7 @@ class ImageFolderDataset(BaseDataset):
                 f'ImageFolderDataset: {root!r} holds no class folders; expected ' f'{root}/<class>/<image>.jpg'
             )
         classes = self._metainfo.get('classes')
+        given = classes is not None
         if classes is None:
             classes = tuple(found)
             self._metainfo['classes'] = classes
@@ -162,12 +166,20 @@ class ImageFolderDataset(BaseDataset):
             files = sorted(
                 e.name for e in os.scandir(folder) if e.is_file() and e.name.lower().endswith(IMG_EXTENSIONS)
             )
-            if not files:
+            if not files and not given:
                 raise DataError(
                     f'ImageFolderDataset: class folder {folder!r} holds no images '
                     f'({", ".join(IMG_EXTENSIONS)}); add images or remove the folder.'
                 )
+            if not files:  # the classes were given: a class without images in this split (a small val set)
+                print_log(
+                    f'ImageFolderDataset: class {name!r} has no images in {root!r}.',
+                    logger='current',
+                    level=logging.WARNING,
+                )
             data_list += [dict(img_path=osp.join(folder, f), gt_label=label) for f in files]
+        if not data_list:
+            raise DataError(f'ImageFolderDataset: the class folders of {root!r} hold no images; add images.')
         return data_list
 
     def _load_ann_file(self, root: str) -> List[dict]:

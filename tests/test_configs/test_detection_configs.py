@@ -24,8 +24,9 @@ import convnext_dense  # noqa: F401
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DET = osp.join(ROOT, 'configs', 'detection')
-# The Mask R-CNN and Cascade Mask R-CNN configs (the other heads: tests/test_configs/test_other_heads.py).
-FAMILIES = ('mask_rcnn_', 'cascade_')
+# The Mask R-CNN and Cascade Mask R-CNN configs (the other heads: tests/test_configs/test_other_heads.py; the
+# box-only Faster / Cascade R-CNN and the custom-data templates: tests/test_configs/test_custom_configs.py).
+FAMILIES = ('mask_rcnn_', 'cascade_convnext', 'cascade_swin')
 CONFIGS = sorted(
     p
     for p in glob.glob(osp.join(DET, '*.py')) + glob.glob(osp.join(DET, 'demo', '*.py'))

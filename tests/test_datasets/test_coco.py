@@ -101,7 +101,7 @@ def test_annotation_file_without_categories(data):
 
 def test_annotation_without_bbox_is_named(data):
     edit_annotations(data, 'val', lambda coco: coco['annotations'][0].pop('bbox'))
-    with pytest.raises(ValueError, match=r"instances_val\.json': annotation 1 lacks \['bbox'\]"):
+    with pytest.raises(ValueError, match=r"instances_val\.json': annotation id 1 has \['no bbox'\]"):
         build(data)
 
 
