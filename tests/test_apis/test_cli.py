@@ -85,6 +85,7 @@ TOOL_MISTAKES = {
     'download_weights': (['configs/detection/no_such_config.py'], 'no_such_config.py'),
     'make_demo_data': (['coco', '--out', '{tmp}/c', '--num-train', '0'], 'num_train=0'),
     'benchmark': (['configs/detection/no_such_config.py'], 'no_such_config.py'),
+    'roadmap': (['--task', 'cls', '--config', 'configs/roadmap/no_such_config.py'], 'no_such_config.py'),
 }
 
 
