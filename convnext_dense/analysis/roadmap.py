@@ -309,7 +309,17 @@ def plot_roadmap(results: Sequence[dict], task: str, path: str, title: str = '')
     ours.set_title(title or f'this run ({task})', fontsize=10)
     paper.set_xlabel('ImageNet-1K top-1 (%), paper Table 10')
     paper.set_title('paper (ResNet-50 -> ConvNeXt-T)', fontsize=10)
-    fig.tight_layout()
+    from matplotlib.patches import Patch
+
+    groups = list(dict.fromkeys(GROUPS.get(s, 'micro design') for s in steps if s not in SIBLINGS))
+    handles = [Patch(color=COLOURS[g], label=g) for g in groups]
+    handles += (
+        [Patch(facecolor='lightgrey', hatch='//', edgecolor='grey', label='not adopted')]
+        if set(steps) & set(SIBLINGS)
+        else []
+    )
+    fig.legend(handles=handles, loc='lower center', ncol=len(handles), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.6 / (0.45 * len(steps) + 1.6), 1, 1))
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
