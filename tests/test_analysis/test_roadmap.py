@@ -215,6 +215,7 @@ def test_one_step_one_seed_trains_and_is_reused(tiny_folder, tmp_path):
         '--cfg-options',
         f'data_root={tiny_folder}',
         'model.num_classes=2',
+        'val_evaluator.topk=1',
         'train_cfg.max_epochs=1',
         'train_cfg.val_interval=1',
         'train_dataloader.batch_size=4',
