@@ -93,6 +93,7 @@ TOOL_MISTAKES = {
     'confusion_matrix': (['configs/detection/demo/cascade_convnext_demo.py', 'no_such_results.pkl'], 'no_such_results'),
     'browse_dataset': (['configs/detection/demo/cascade_convnext_demo.py', '--max-images', '0'], '--max-images 0'),
     'erf': (['configs/detection/demo/cascade_convnext_demo.py', '--images', '{tmp}/no_images'], 'no_images'),
+    'roadmap': (['--task', 'cls', '--config', 'configs/roadmap/no_such_config.py'], 'no_such_config.py'),
 }
 
 

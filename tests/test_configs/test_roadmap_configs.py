@@ -21,6 +21,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ROADMAP = osp.join(ROOT, 'configs', 'roadmap')
 CONFIGS = sorted(glob.glob(osp.join(ROADMAP, '*.py')))
 CLASSIFICATION = ['roadmap_r50_in1k.py', 'roadmap_r200_in1k.py']
+CIFAR = 'roadmap_r50_cifar100.py'
 # roadmap config -> the ConvNeXt-T config it swaps the backbone of, and the task's registry
 DENSE = {
     'mask_rcnn_roadmap_r50_1x.py': ('detection/mask_rcnn_convnext_t_1x.py', 'mmdet'),
@@ -52,7 +53,23 @@ def _build_on_meta(cfg, scope):
 
 
 def test_every_config_is_known():
-    assert sorted(osp.basename(c) for c in CONFIGS) == sorted(CLASSIFICATION + list(DENSE))
+    assert sorted(osp.basename(c) for c in CONFIGS) == sorted(CLASSIFICATION + [CIFAR] + list(DENSE))
+
+
+def test_cifar_config_is_the_recipe_with_the_data_swapped():
+    cfg, recipe = (Config.fromfile(osp.join(ROADMAP, n)) for n in (CIFAR, 'roadmap_r50_in1k.py'))
+    assert cfg.model == dict(recipe.model, num_classes=100)
+    for key in ('optim_wrapper', 'param_scheduler', 'train_cfg', 'auto_scale_lr', 'data_preprocessor', 'custom_hooks'):
+        assert cfg[key] == recipe[key], key
+    train, test = cfg.train_dataloader.dataset, cfg.test_dataloader.dataset
+    assert (train.type, train.split, test.type, test.split) == ('CIFAR100Dataset', 'train', 'CIFAR100Dataset', 'test')
+    assert train.data_root == test.data_root == 'data/cifar100'
+    # Upsampled to the recipe's input size: the recipe's transforms, whole images for the test split.
+    assert train.transform == recipe.train_dataloader.dataset.transform
+    assert test.transform == dict(recipe.test_dataloader.dataset.transform, crop_pct=1.0)
+    assert {k: v for k, v in cfg.train_dataloader.items() if k != 'dataset'} == {
+        k: v for k, v in recipe.train_dataloader.items() if k != 'dataset'
+    }
 
 
 @pytest.mark.parametrize('name', CLASSIFICATION)
