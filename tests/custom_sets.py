@@ -105,3 +105,35 @@ def write_cls(root, num_train=6, num_val=2, size=32, seed=0):
                     cv2.rectangle(img, (c - r, c - r), (c + r, c + r), COLOURS[label], -1)
                 cv2.imwrite(osp.join(folder, f'{i:03d}.jpg'), img)
     return CLS_CLASSES
+
+
+def jittered_predictions(coco, rng, label_of, jitter=0.1):
+    """mmdet data samples of detections near every ground-truth box of a pycocotools ``COCO`` (moved by ``jitter``
+    times their size) plus two false positives per image with random labels; ``label_of`` maps category ids to class
+    indices. What AP tests feed to both mmdet's metric and COCOeval."""
+    import torch  # the data writers above need no torch
+
+    samples = []
+    for img_id in coco.getImgIds():
+        img = coco.imgs[img_id]
+        boxes, labels = [], []
+        for ann in coco.loadAnns(coco.getAnnIds(imgIds=[img_id])):
+            x, y, w, h = ann['bbox']
+            boxes.append(np.array([x, y, x + w, y + h]) + rng.normal(0, jitter * max(w, h), 4))
+            labels.append(label_of[ann['category_id']])
+        for _ in range(2):
+            x, y = rng.uniform(0, img['width'] - 20), rng.uniform(0, img['height'] - 20)
+            boxes.append([x, y, x + 15, y + 15])
+            labels.append(int(rng.integers(len(label_of))))
+        samples.append(
+            dict(
+                img_id=img_id,
+                ori_shape=(img['height'], img['width']),
+                pred_instances=dict(
+                    bboxes=torch.tensor(np.array(boxes), dtype=torch.float32),
+                    scores=torch.tensor(rng.uniform(0.05, 1, len(boxes)), dtype=torch.float32),
+                    labels=torch.tensor(labels),
+                ),
+            )
+        )
+    return samples

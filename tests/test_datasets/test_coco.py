@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from custom_sets import jittered_predictions
 from mmdet.evaluation import CocoMetric
 from mmdet.registry import DATASETS, HOOKS, MODELS
 from mmdet.structures import DetDataSample
@@ -214,31 +215,8 @@ def test_class_count_mismatch_is_an_error(data, demo_model):
 
 # ------------------------------------------------------------------------------------- evaluation
 def jittered_results(coco, rng):
-    """Detections near every ground-truth box plus some false positives, as mmdet data samples."""
-    samples = []
-    for img_id in coco.getImgIds():
-        img = coco.imgs[img_id]
-        boxes, labels = [], []
-        for ann in coco.loadAnns(coco.getAnnIds(imgIds=[img_id])):
-            x, y, w, h = ann['bbox']
-            boxes.append([x, y, x + w, y + h] + rng.normal(0, 0.08 * max(w, h), 4))
-            labels.append(ann['category_id'] - 1)
-        for _ in range(2):
-            x, y = rng.uniform(0, img['width'] - 20), rng.uniform(0, img['height'] - 20)
-            boxes.append([x, y, x + 15, y + 15])
-            labels.append(int(rng.integers(len(CLASSES))))
-        samples.append(
-            dict(
-                img_id=img_id,
-                ori_shape=(img['height'], img['width']),
-                pred_instances=dict(
-                    bboxes=torch.tensor(np.array(boxes), dtype=torch.float32),
-                    scores=torch.tensor(rng.uniform(0.05, 1, len(boxes)), dtype=torch.float32),
-                    labels=torch.tensor(labels),
-                ),
-            )
-        )
-    return samples
+    """Detections near every ground-truth box plus some false positives, as mmdet data samples (ids 1..N)."""
+    return jittered_predictions(coco, rng, {cat_id: cat_id - 1 for cat_id in coco.getCatIds()}, jitter=0.08)
 
 
 def test_coco_metric_equals_pycocotools(source, tmp_path):

@@ -11,8 +11,7 @@ import os.path as osp
 
 import numpy as np
 import pytest
-import torch
-from custom_sets import COCO_CATEGORIES, COCO_CLASSES, write_coco
+from custom_sets import COCO_CATEGORIES, COCO_CLASSES, jittered_predictions, write_coco
 from mmdet.evaluation import CocoMetric
 from mmdet.registry import DATASETS
 from mmengine.registry import init_default_scope
@@ -102,31 +101,7 @@ def test_two_categories_of_one_name_are_an_error(masks_set, tmp_path):
 
 def predictions(coco, rng):
     """Jittered ground truth plus false positives, labels as class indices; some of the class without instances."""
-    samples = []
-    label_of = {cat_id: COCO_CLASSES.index(name) for cat_id, name in COCO_CATEGORIES}
-    for img_id in coco.getImgIds():
-        img = coco.imgs[img_id]
-        boxes, labels = [], []
-        for ann in coco.loadAnns(coco.getAnnIds(imgIds=[img_id])):
-            x, y, w, h = ann['bbox']
-            boxes.append(np.array([x, y, x + w, y + h]) + rng.normal(0, 0.1 * max(w, h), 4))
-            labels.append(label_of[ann['category_id']])
-        for _ in range(2):
-            x, y = rng.uniform(0, img['width'] - 20), rng.uniform(0, img['height'] - 20)
-            boxes.append([x, y, x + 15, y + 15])
-            labels.append(int(rng.integers(len(COCO_CLASSES))))
-        samples.append(
-            dict(
-                img_id=img_id,
-                ori_shape=(img['height'], img['width']),
-                pred_instances=dict(
-                    bboxes=torch.tensor(np.array(boxes), dtype=torch.float32),
-                    scores=torch.tensor(rng.uniform(0.05, 1, len(boxes)), dtype=torch.float32),
-                    labels=torch.tensor(labels),
-                ),
-            )
-        )
-    return samples
+    return jittered_predictions(coco, rng, {cat_id: COCO_CLASSES.index(name) for cat_id, name in COCO_CATEGORIES})
 
 
 def test_ap_equals_pycocotools_with_odd_ids_an_empty_category_and_an_empty_image(masks_set, tmp_path):
