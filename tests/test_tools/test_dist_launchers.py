@@ -337,7 +337,12 @@ def _assert_same_predictions(got, expected, num_val):
     assert [image for image, _ in results] == [image for image, _ in ref_results]  # dataset order
     for (image, preds), (_, ref_preds) in zip(results, ref_results):
         for a, b in zip(preds, ref_preds):
-            torch.testing.assert_close(torch.as_tensor(a), torch.as_tensor(b), rtol=0, atol=0, msg=str(image))
+            a, b = torch.as_tensor(a), torch.as_tensor(b)
+            # Floats to fp32 rounding, the rest exactly: a rank batches other images than the single process, and
+            # oneDNN's kernels may round a row differently in a batch of another size (seen on AMD EPYC without
+            # AVX-512: scores 1 ulp apart); the labels, masks and the metric below stay exact.
+            tol = dict(rtol=1e-5, atol=1e-6) if a.is_floating_point() else dict(rtol=0, atol=0)
+            torch.testing.assert_close(a, b, **tol, msg=lambda m, image=image: f'{image}: {m}')
     assert metrics == ref_metrics
 
 
