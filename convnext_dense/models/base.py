@@ -81,8 +81,10 @@ class FeatureBackbone(BaseModule):
 
     def freeze_stages(self, frozen_stages: int) -> None:
         """No gradient and eval mode for the stem (``frozen_stages`` >= 0) and the stages ``0 .. frozen_stages - 1``
-        with their downsampling layers (a ``downsample_layers`` + ``stages`` layout, as ConvNeXt's)."""
-        frozen = list(self.downsample_layers[: frozen_stages + 1] if frozen_stages >= 0 else [])
+        with their downsampling layers (a ``downsample_layers`` + ``stages`` layout, as ConvNeXt's: stage ``i`` is
+        entered through ``downsample_layers[i]``, the stem for stage 0). The downsampling layer of the first
+        trained stage trains, as in mmpretrain's ConvNeXt and mmdet's ResNet (stem + ``layer1`` for 1)."""
+        frozen = list(self.downsample_layers[: max(frozen_stages, 1)] if frozen_stages >= 0 else [])
         frozen += list(self.stages[: max(frozen_stages, 0)])
         for module in frozen:
             module.eval()

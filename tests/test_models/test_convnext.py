@@ -84,16 +84,43 @@ def _backward(net, hw=(64, 64)):
 def test_frozen_stages_get_no_gradient_and_stay_in_eval(frozen_stages):
     net = ConvNeXt(SMALL, frozen_stages=frozen_stages, drop_path_rate=0.5)
     _backward(net)
-    frozen = [net.downsample_layers[i] for i in range(frozen_stages + 1)] + [
+    frozen = [net.downsample_layers[i] for i in range(max(frozen_stages, 1))] + [
         net.stages[i] for i in range(frozen_stages)
     ]
     for module in frozen:
         assert not module.training
         assert all(not p.requires_grad and p.grad is None for p in module.parameters())
+    # the first trained stage trains with its downsampling layer (stage i is entered through downsample_layers[i])
     trainable = [net.stages[i] for i in range(frozen_stages, 4)]
+    trainable += [net.downsample_layers[i] for i in range(max(frozen_stages, 1), 4)]
     for module in trainable:
         assert module.training
         assert all(p.requires_grad and p.grad is not None for p in module.parameters())
+
+
+@pytest.mark.parametrize('frozen_stages', [1, 2, 3, 4])
+def test_frozen_stages_freeze_what_mmpretrain_freezes(frozen_stages):
+    """The same parameter names are frozen as in mmpretrain's ConvNeXt (its downsample_layers/stages layout is
+    ours); mmpretrain's 0 freezes nothing where ours freezes the stem (mmdet's ResNet convention), so 0 is left
+    out."""
+    from mmpretrain.models.backbones import ConvNeXt as MMPretrainConvNeXt
+
+    ours = ConvNeXt(SMALL, frozen_stages=frozen_stages)
+    ours.train()
+    theirs = MMPretrainConvNeXt(
+        dict(depths=list(SMALL['depths']), channels=list(SMALL['dims'])), frozen_stages=frozen_stages
+    )
+    theirs.train()
+
+    def frozen(net):  # 'downsample_layers.1', 'stages.0', ... (the block names inside differ)
+        parts = {}
+        for name, p in net.named_parameters():
+            if name.startswith(('downsample_layers.', 'stages.')):
+                parts.setdefault('.'.join(name.split('.')[:2]), set()).add(p.requires_grad)
+        assert all(len(flags) == 1 for flags in parts.values()), 'a part is partly frozen'
+        return sorted(part for part, flags in parts.items() if flags == {False})
+
+    assert frozen(ours) and frozen(ours) == frozen(theirs)
 
 
 def test_drop_path_is_off_in_eval_and_on_in_train():
