@@ -170,3 +170,52 @@ def test_box_only_model_builds_and_trains_a_step_on_boxes(path):
     assert torch.isfinite(loss) and not any('mask' in k for k in log_vars)
     loss.backward()
     assert next(model.backbone.parameters()).grad.abs().sum() > 0
+
+
+# ---------------------------------------------------------------------------------- fine-tuning a detector
+def test_load_from_a_detector_with_another_class_count(tmp_path, capsys):
+    """mmdet's fine-tuning path (a COCO-trained detector as ``load_from``, the heads' class count changed): a
+    checkpoint written by mmengine for a 5-class Mask R-CNN of the template, every tensor random, loads into the
+    template edited to 3 classes through the Runner's own ``load_from``: every tensor of equal shape is the
+    file's, the class-specific layers (classifier, box regression, mask logits) keep their fresh init, and
+    mmengine names them in its size-mismatch warning (printed: the Runner passes no logger)."""
+    from mmdet.registry import MODELS
+    from mmengine.runner import Runner, save_checkpoint
+
+    init_default_scope('mmdet')
+
+    def build(classes):
+        cfg = with_classes('detection/custom/mask_rcnn_convnext_t_custom.py', classes, tmp_path / str(len(classes)))
+        cfg.model.backbone.update(arch=dict(depths=[1, 1, 1, 1], dims=[8, 16, 32, 64]), init_cfg=None)
+        return revert_sync_batchnorm(MODELS.build(cfg.model))
+
+    torch.manual_seed(0)
+    source = build(('a', 'b', 'c', 'd', 'e'))
+    with torch.no_grad():
+        for tensor in source.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(torch.randn_like(tensor))
+    ckpt = str(tmp_path / 'coco_detector.pth')
+    save_checkpoint({'state_dict': source.state_dict(), 'meta': {'dataset_meta': {'classes': list('abcde')}}}, ckpt)
+
+    target = build(('x', 'y', 'z'))
+    fresh = {k: v.clone() for k, v in target.state_dict().items()}
+    runner = Runner(model=target, work_dir=str(tmp_path / 'work'), load_from=ckpt, default_scope='mmdet')
+    capsys.readouterr()
+    runner.load_or_resume()
+    warning = capsys.readouterr().out
+
+    loaded, written = target.state_dict(), source.state_dict()
+    mismatched = sorted(k for k in loaded if loaded[k].shape != written[k].shape)
+    assert mismatched == [
+        'roi_head.bbox_head.fc_cls.bias',
+        'roi_head.bbox_head.fc_cls.weight',
+        'roi_head.bbox_head.fc_reg.bias',
+        'roi_head.bbox_head.fc_reg.weight',
+        'roi_head.mask_head.conv_logits.bias',
+        'roi_head.mask_head.conv_logits.weight',
+    ]
+    for key, tensor in loaded.items():
+        expected = fresh[key] if key in mismatched else written[key]
+        assert torch.equal(tensor, expected), key
+    assert 'size mismatch' in warning and all(key in warning for key in mismatched), warning
