@@ -19,8 +19,11 @@ lint: setup
 	.venv/bin/ruff check convnext_dense tools tests configs projects
 	.venv/bin/ruff format --check convnext_dense tools tests configs projects
 
+# The suite in parallel (pytest-xdist): one worker per core, one torch thread each (tests/conftest.py), idle
+# workers take tests from busy ones. PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= auto
 test: setup lint
-	$(PY) -m pytest -m "not slow and not e2e" -q
+	$(PY) -m pytest -m "not slow and not e2e" -q -n $(PYTEST_WORKERS) --dist worksteal
 
 # The long end-to-end runs (several CPU processes through the launchers, runs killed and resumed); CI runs them
 # after make test.

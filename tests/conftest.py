@@ -1,9 +1,18 @@
 """Shared fixtures: a tiny ConvNeXt config, small synthetic datasets made once per session, writable copies."""
 
+import os
 import os.path as osp
 import shutil
 
 import pytest
+
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    # `make test` runs one xdist worker per core: one torch thread each (and in the tools the tests start), so
+    # that the workers do not oversubscribe the cores.
+    os.environ.setdefault('OMP_NUM_THREADS', '1')
+    import torch
+
+    torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
 
 TINY_ARCH = dict(depths=[1, 1, 1, 1], dims=[8, 16, 32, 64])
 

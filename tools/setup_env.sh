@@ -132,7 +132,7 @@ else
   pip_install -q -c "$REQ" \
     "mmengine==$(pin mmengine)" "mmdet==$(pin mmdet)" "mmsegmentation==$(pin mmsegmentation)" \
     "timm==$(pin timm)" "pycocotools==$(pin pycocotools)" "opencv-python==$(pin opencv-python)" \
-    ftfy regex matplotlib scipy shapely terminaltables prettytable addict yapf pytest ruff ninja \
+    ftfy regex matplotlib scipy shapely terminaltables prettytable addict yapf pytest pytest-xdist ruff ninja \
     "onnx==$(pin onnx)" "onnxruntime==$(pin onnxruntime)" \
     "mmpretrain==$(pin mmpretrain)" "transformers==$(pin transformers)"  # tests: real mmpretrain / HF layouts
 fi

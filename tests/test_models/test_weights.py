@@ -93,7 +93,7 @@ def server(fb_checkpoint, monkeypatch):
         dict(files={'/convnext/convnext_custom_1k_224.pth': fb_checkpoint[0]}, mode='ok', requests=[]),
     )
     httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs=dict(poll_interval=0.02), daemon=True)
     thread.start()
     handler.base = f'http://127.0.0.1:{httpd.server_address[1]}'
     yield handler
