@@ -104,6 +104,29 @@ else
       fi
     done
   fi
+  # torch's ATen/cuda headers, which mmcv's CUDA sources include, include the cuBLAS/cuSPARSE/cuSOLVER headers.
+  # A CUDA root with only the compiler (a minimal system toolkit) lacks them: the build then stops at the first
+  # CUDA source with "cusparse.h: No such file or directory", tens of minutes in. torch's own nvidia-* wheels
+  # carry them (site-packages/nvidia/cu<major>/include, the versions torch links against): add that folder to
+  # CPATH (searched after CUDA_HOME's own include folder), or stop now saying what is missing.
+  missing=()
+  for header in cublas_v2.h cublasLt.h cusparse.h cusolverDn.h; do
+    compgen -G "$CUDA_HOME/include/$header" >/dev/null || compgen -G "$CUDA_HOME/targets/*/include/$header" >/dev/null \
+      || missing+=("$header")
+  done
+  if [[ ${#missing[@]} -gt 0 ]]; then
+    wheel_include="$("$PY" -c 'import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], "cu'"${TORCH_CUDA%%.*}"'", "include"))' 2>/dev/null || true)"
+    still=()
+    for header in "${missing[@]}"; do [[ -e "$wheel_include/$header" ]] || still+=("$header"); done
+    if [[ ${#still[@]} -gt 0 ]]; then
+      echo "error: the CUDA root $CUDA_HOME has no ${still[*]} (torch's CUDA headers include them) and torch's" \
+           "nvidia wheels do not provide them either. Install the CUDA $TORCH_CUDA math libraries' headers" \
+           "(cuBLAS, cuSPARSE, cuSOLVER), or build with --toolkit pypi." >&2
+      exit 2
+    fi
+    export CPATH="$wheel_include${CPATH:+:$CPATH}"
+    log "$CUDA_HOME has no ${missing[*]}: taken from torch's nvidia wheels ($wheel_include, added to CPATH)"
+  fi
   export CUDA_HOME PATH="$CUDA_HOME/bin:$PATH"
 fi
 
