@@ -220,9 +220,11 @@ def pretrain(out_dir, data, b):
     return train_once(CLS_CFG, work, edit, None, summarise)
 
 
-def detect(out_dir, data, b, checkpoint, seed):
+def detect(out_dir, data, b, checkpoint, seed, recipe=None):
+    """One detection run from ``checkpoint`` (None: random init). ``recipe``: ``(name, edit)``, a variant of
+    the fine-tuning recipe (``edit(cfg)`` after the chain's own edits; projects/demo_chain/small_data.py)."""
     start = 'pretrained' if checkpoint else 'random'
-    work = osp.join(out_dir, f'det_{start}_seed{seed}')
+    work = osp.join(out_dir, f'det_{start}_seed{seed}' if recipe is None else f'det_{recipe[0]}_seed{seed}')
 
     def edit(cfg):
         cfg.work_dir = work
@@ -239,6 +241,8 @@ def detect(out_dir, data, b, checkpoint, seed):
         cfg.default_hooks.logger.update(interval=min(50, iters), log_metric_by_epoch=False)  # step = iteration
         if b['tiny_data']:
             cfg.train_dataloader.batch_size = 2
+        if recipe is not None:
+            recipe[1](cfg)
 
     def summarise(seconds):
         records = evaluations(work, METRICS['det_box'], METRICS['det_mask'])
@@ -246,6 +250,7 @@ def detect(out_dir, data, b, checkpoint, seed):
         return dict(
             task='detection',
             start=start,
+            recipe=None if recipe is None else recipe[0],
             seed=seed,
             seconds=seconds,
             box_ap=last[METRICS['det_box']],
@@ -256,9 +261,10 @@ def detect(out_dir, data, b, checkpoint, seed):
     return train_once(DET_CFG, work, edit, seed, summarise)
 
 
-def segment(out_dir, data, b, checkpoint, seed):
+def segment(out_dir, data, b, checkpoint, seed, recipe=None):
+    """One segmentation run; the arguments as :func:`detect`'s."""
     start = 'pretrained' if checkpoint else 'random'
-    work = osp.join(out_dir, f'seg_{start}_seed{seed}')
+    work = osp.join(out_dir, f'seg_{start}_seed{seed}' if recipe is None else f'seg_{recipe[0]}_seed{seed}')
 
     def edit(cfg):
         cfg.work_dir = work
@@ -274,12 +280,15 @@ def segment(out_dir, data, b, checkpoint, seed):
         cfg.default_hooks.logger.interval = min(50, iters)
         if b['tiny_data']:
             cfg.train_dataloader.batch_size = 2
+        if recipe is not None:
+            recipe[1](cfg)
 
     def summarise(seconds):
         records = evaluations(work, METRICS['seg'])
         return dict(
             task='segmentation',
             start=start,
+            recipe=None if recipe is None else recipe[0],
             seed=seed,
             seconds=seconds,
             miou=records[-1][METRICS['seg']],

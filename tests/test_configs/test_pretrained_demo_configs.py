@@ -14,6 +14,7 @@ Nothing is trained: the checkpoint is a randomised classifier saved as mmengine 
 import copy
 import importlib.util
 import os.path as osp
+import sys
 
 import pytest
 import torch
@@ -167,3 +168,48 @@ def test_chain_reuses_a_finished_run_of_the_same_config(tmp_path, monkeypatch):
     assert len(calls) == 1 and again['seconds'] == first['seconds'] == 12.0 and again['miou'] == 50.0
     chain.segment(out, data, chain.BUDGETS['full'], None, 0)  # another schedule: trained again
     assert len(calls) == 2
+
+
+def test_small_data_recipes_differ_from_the_papers_in_their_one_edit(tmp_path, monkeypatch):
+    """projects/demo_chain/small_data.py: each recipe's run config is the 'paper' run's with only its own keys
+    changed (a row of its table is one ablation), for both tasks."""
+    monkeypatch.syspath_prepend(osp.join(ROOT, 'projects', 'demo_chain'))
+    path = osp.join(ROOT, 'projects', 'demo_chain', 'small_data.py')
+    spec = importlib.util.spec_from_file_location('small_data', path)
+    small = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(small)
+    chain = sys.modules['demo_chain']  # the module small_data imported: its runs are the chain's functions
+    monkeypatch.setattr(chain, 'run_train', lambda config, work_dir, seed=None: 1.0)
+    fake = [{'step': 50, 'coco/bbox_mAP': 0.1, 'coco/segm_mAP': 0.1, 'mIoU': 10.0}]
+    monkeypatch.setattr(chain, 'metric_records', lambda work_dir, keys: fake)
+    data = dict(coco=str(tmp_path / 'coco'), ade=str(tmp_path / 'ade'))
+    checkpoint = str(tmp_path / 'pretrain' / 'epoch_24.pth')
+    pretrained = dict(type='Pretrained', checkpoint=checkpoint)
+    expected = {  # recipe: (its backbone init_cfg, the other keys it changes)
+        'paper': (pretrained, {}),
+        'random_init': (None, {}),
+        'frozen_stem_stage0': (pretrained, {('model', 'backbone', 'frozen_stages'): 1}),
+        'frozen_3_stages': (pretrained, {('model', 'backbone', 'frozen_stages'): 3}),
+        'no_layer_decay': (pretrained, {('optim_wrapper', 'paramwise_cfg', 'decay_rate'): 1.0}),
+        'drop_path_0.3': (pretrained, {('model', 'backbone', 'drop_path_rate'): 0.3}),
+    }
+    assert set(expected) == set(small.RECIPES)
+
+    def flat(tree, prefix=()):
+        if isinstance(tree, dict):
+            return {k: v for key, sub in tree.items() for k, v in flat(sub, prefix + (key,)).items()}
+        return {prefix: tree}
+
+    for run, prefix in ((chain.detect, 'det'), (chain.segment, 'seg')):
+        out = str(tmp_path / 'out')
+        configs = {}
+        for name, (_, edit) in small.RECIPES.items():
+            assert run(out, data, chain.BUDGETS['short'], checkpoint, 0, recipe=(name, edit))['recipe'] == name
+            cfg = Config.fromfile(osp.join(out, f'{prefix}_{name}_seed0', 'config.py')).to_dict()
+            cfg.pop('work_dir')
+            assert cfg['model']['backbone'].pop('init_cfg') == expected[name][0], (prefix, name)
+            configs[name] = flat(cfg)
+        paper = configs['paper']  # a key the demo config leaves at the backbone's default is absent there
+        for name, cfg in configs.items():
+            assert set(paper) <= set(cfg), (prefix, name)
+            assert {k: v for k, v in cfg.items() if paper.get(k, '<absent>') != v} == expected[name][1], (prefix, name)
