@@ -8,7 +8,8 @@
 #   bash tools/build_mmcv.sh --python 3.11 --cuda-arch "8.0;8.6;8.9;9.0"
 #
 # --toolkit auto|system|pypi: where nvcc comes from for CUDA ops (auto: the system's when its CUDA version is
-# torch's, else PyPI's). --jobs N: parallel compile jobs (default: all cores).
+# torch's, else PyPI's). --jobs N: parallel compile jobs (default: all cores). --strip-only WHEEL: only strip
+# the debug info from a wheel built before (done to every new build).
 # --python names an interpreter that already has the pinned torch (a venv's python) or a version X.Y; for
 # a version, a build venv with the pinned torch is made under the cache and kept for the next build.
 # For CUDA ops without a system nvcc that matches torch's CUDA, the compiler comes from PyPI
@@ -22,13 +23,14 @@ REQ="$ROOT/requirements.txt"
 CACHE="${CONVNEXT_DENSE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/convnext_dense}"
 pin() { grep -E "^$1==" "$REQ" | head -n1 | cut -d= -f3; }
 
-PYTHON_ARG="" ARCH="" TOOLKIT=auto JOBS="${MAX_JOBS:-$(nproc)}"
+PYTHON_ARG="" ARCH="" TOOLKIT=auto JOBS="${MAX_JOBS:-$(nproc)}" STRIP_ONLY=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --python) PYTHON_ARG="$2"; shift 2 ;;
     --cuda-arch) ARCH="$2"; shift 2 ;;
     --jobs) JOBS="$2"; shift 2 ;;
     --toolkit) TOOLKIT="$2"; shift 2 ;;
+    --strip-only) STRIP_ONLY="$2"; shift 2 ;;
     -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "error: unknown option '$1' (see: bash tools/build_mmcv.sh --help)" >&2; exit 2 ;;
   esac
@@ -62,6 +64,21 @@ else
 fi
 PIP=("$PY" -m pip --disable-pip-version-check -q)
 "${PIP[@]}" install -c "$REQ" "setuptools<70" wheel ninja
+
+# strip_wheel WHEEL: the wheel again, its compiled extensions without debug info (wheel unpack/pack: RECORD
+# rewritten). Also run by hand on a wheel cached before this step existed.
+strip_wheel() {
+  local wheel="$1" tmp
+  tmp="$(mktemp -d)"
+  "$PY" -m wheel unpack "$wheel" -d "$tmp/src" >/dev/null
+  find "$tmp/src" -name '*.so' -exec strip --strip-debug {} +
+  mkdir "$tmp/out"
+  "$PY" -m wheel pack "$tmp"/src/*/ -d "$tmp/out" >/dev/null
+  mv "$tmp"/out/*.whl "$wheel"
+  rm -rf "$tmp"
+  log "debug info stripped: $(du -m "$wheel" | cut -f1) MB"
+}
+if [[ -n "$STRIP_ONLY" ]]; then strip_wheel "$STRIP_ONLY"; exit 0; fi
 
 read -r TORCH_FULL PYTAG TORCH_CUDA < <("$PY" -c 'import sys, torch; print(torch.__version__, f"{sys.version_info[0]}{sys.version_info[1]}", torch.version.cuda or "none")')
 
@@ -152,6 +169,9 @@ secs=$(( $(date +%s) - t0 ))
 rm -rf "$dest.tmp"; mkdir -p "$dest.tmp"
 mv "$work"/out/mmcv-*.whl "$work/build.log" "$dest.tmp"/
 echo "$secs" > "$dest.tmp/build-seconds"
+# CPython's CFLAGS (sysconfig) carry -g: most of the extension is debug info (80 of the 109 MB of the sm_90
+# build). Strip it (the CUDA kernels and symbols stay) and repack, so that the wheel travels in an offline kit.
+strip_wheel "$dest.tmp"/mmcv-*.whl
 if [[ -n "$ARCH" ]]; then  # the wheel must hold compiled kernels for every requested arch, or it is not cached
   python3 "$ROOT/tools/inspect_mmcv_wheel.py" "$dest.tmp"/mmcv-*.whl --cuda-arch "$ARCH" | tee "$dest.tmp/kernels.txt" >&2
 fi

@@ -43,9 +43,10 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 REQ = osp.join(ROOT, 'requirements.txt')
 # What a GPU image with torch lacks (mmcv comes from build_mmcv.sh), each with its pure-Python dependencies
 # that such images do not carry. Everything else is taken from the image (see the module docstring).
+# regex (compiled) and six: mmseg and mmdet import them when they are imported, and a GPU image need not have them.
 GPU_MINIMAL = [
     'mmengine', 'mmdet', 'mmsegmentation', 'pycocotools', 'shapely', 'terminaltables', 'prettytable', 'wcwidth',
-    'addict', 'yapf', 'platformdirs', 'termcolor', 'ftfy', 'pip', 'setuptools', 'wheel',
+    'addict', 'yapf', 'platformdirs', 'termcolor', 'ftfy', 'regex', 'six', 'pip', 'setuptools', 'wheel',
 ]  # fmt: skip
 # Packages the full kit adds beside requirements.txt's: the offline venv needs them to install itself.
 BOOTSTRAP = ['pip<25', 'setuptools<70', 'wheel']
