@@ -28,7 +28,7 @@ import sys
 import time
 
 # demo_chain.py sits beside this file: a script's own folder is on sys.path when it runs
-from demo_chain import BUDGETS, REPO, THREADS, detect, prepare_data, pretrain, segment
+from demo_chain import BUDGETS, REPO, THREADS, detect, fmt, prepare_data, pretrain, segment
 
 from convnext_dense.apis.cli import run_cli
 from convnext_dense.errors import MissingFileError
@@ -55,13 +55,13 @@ def _drop_path(rate):
     return edit
 
 
-# name -> (what it changes, edit). 'paper' is the *_pretrained demos as they are: AdamW, layer-wise lr decay
-# 0.7 over the backbone (the paper's Cascade Mask R-CNN T value), every stage trained (the ConvNeXt recipes'
-# frozen_stages=-1), the demos' drop path (detection 0.0, segmentation 0.1).
 def _random_init(cfg):
     cfg.model.backbone.init_cfg = None
 
 
+# name -> (what it changes, edit). 'paper' is the *_pretrained demos as they are: AdamW, layer-wise lr decay
+# 0.7 over the backbone (the paper's Cascade Mask R-CNN T value), every stage trained (the ConvNeXt recipes'
+# frozen_stages=-1), the demos' drop path (detection 0.0, segmentation 0.1).
 RECIPES = {
     'paper': ("the paper's recipe as the *_pretrained demos set it", lambda cfg: None),
     'random_init': ('the same recipe from random init (no pretrained weights)', _random_init),
@@ -93,11 +93,9 @@ def table(runs):
     of the mean to ``paper``."""
     lines = ['| task | recipe | seed | box AP | mask AP | mIoU | time |', '|---|---|---|---|---|---|---|']
     for r in runs:
-        box, mask, miou = (r.get(k) for k in ('box_ap', 'mask_ap', 'miou'))
         lines.append(
-            f"| {r['task']} | {r['recipe']} | {r['seed']} | {'-' if box is None else f'{box * 100:.1f}'} | "
-            f"{'-' if mask is None else f'{mask * 100:.1f}'} | {'-' if miou is None else f'{miou:.1f}'} | "
-            f"{r['seconds']:.0f} s |"
+            f"| {r['task']} | {r['recipe']} | {r['seed']} | {fmt(r.get('box_ap'), 100)} | "
+            f"{fmt(r.get('mask_ap'), 100)} | {fmt(r.get('miou'))} | {r['seconds']:.0f} s |"
         )
     lines += [
         '',
